@@ -1,0 +1,3 @@
+from osq_esf.cli import main
+
+raise SystemExit(main())
