@@ -1,2 +1,130 @@
-def main(argv=None):
+"""Command line: osq-esf run | query | shell | demo | tables | doctor."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from osq_esf import __version__
+
+log = logging.getLogger("osq_esf")
+
+
+def _add_source_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--source", action="append", default=[], metavar="SPEC",
+                   help="event source: replay:PATH (PATH may be .gz or - for stdin); repeatable")
+    p.add_argument("--speed", type=float, default=0.0,
+                   help="replay pacing: 0 = as fast as possible (default), 1 = real time, 2 = twice as fast")
+    p.add_argument("--config", metavar="FILE", help="TOML configuration (docs/configuration.md)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="osq-esf", description="Apple Endpoint Security events as osquery tables.")
+    ap.add_argument("--version", action="version", version=f"osq-esf {__version__}")
+    sub = ap.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run as an osquery extension (what osqueryd autoloads)")
+    # The flags osqueryd passes to an autoloaded extension (osquery-extensions.md §7.3).
+    run.add_argument("--socket", required=True, help="osquery's extension manager socket")
+    run.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the manager")
+    run.add_argument("--interval", type=float, default=3.0, help="seconds between liveness pings")
+    run.add_argument("--verbose", action="store_true", help="log at INFO level (DEBUG with -vv style: twice)")
+    _add_source_args(run)
+
+    tables = sub.add_parser("tables", help="list the tables, or write docs/tables.md")
+    tables.add_argument("--format", choices=("text", "md", "json"), default="text")
+
+    for name, helptext in (("query", "run one SQL query against replayed events"),
+                           ("shell", "interactive SQL against replayed events")):
+        q = sub.add_parser(name, help=helptext)
+        q.add_argument("--replay", action="append", default=[], metavar="PATH", help="recording to replay; repeatable")
+        q.add_argument("--format", choices=("table", "json", "csv"), default="table")
+        q.add_argument("--engine", choices=("auto", "embedded", "osqueryi"), default="auto",
+                       help="auto uses osqueryi when it is on PATH, else the embedded host")
+        q.add_argument("--verbose", action="store_true")
+        _add_source_args(q)
+        if name == "query":
+            q.add_argument("sql", help="the SQL to run")
+
+    demo = sub.add_parser("demo", help="replay the bundled (generated) recording and run illuminating queries")
+    demo.add_argument("--format", choices=("table", "json", "csv"), default="table")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
+    args = ap.parse_args(argv)
+    if args.command is None:
+        ap.print_help()
+        return 0
+    if args.command == "tables":
+        return cmd_tables(args)
+    if args.command == "run":
+        return cmd_run(args)
+    if args.command in ("query", "shell"):
+        from osq_esf.commands import cmd_query
+
+        return cmd_query(args)
+    if args.command == "demo":
+        from osq_esf.commands import cmd_demo
+
+        return cmd_demo(args)
+    ap.error(f"unknown command {args.command}")
+    return 2
+
+
+def cmd_tables(args) -> int:
+    from osq_esf.schema import load_specs, markdown
+
+    specs = load_specs()
+    if args.format == "md":
+        sys.stdout.write(markdown(specs))
+    elif args.format == "json":
+        import json
+
+        json.dump({n: [{"name": c.name, "type": c.type, "options": c.options} for c in s.columns]
+                   for n, s in specs.items()}, sys.stdout, indent=1)
+        print()
+    else:
+        for s in specs.values():
+            print(f"{s.name:20} {s.description}")
     return 0
+
+
+def cmd_run(args) -> int:
+    from osq_esf.app import App, AppError
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="osq-esf %(levelname)s %(name)s: %(message)s")
+    # thrift logs a traceback for every refused connect; our own messages say it better.
+    logging.getLogger("thrift").setLevel(logging.CRITICAL)
+    try:
+        app = App.from_args(args)
+    except AppError as e:
+        print(f"osq-esf: {e}", file=sys.stderr)
+        return 2
+    done = threading.Event()
+
+    def on_signal(signum, _frame):
+        app.server.stop(f"signal {signal.Signals(signum).name}")
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        app.start(args.socket, args.timeout, args.interval)
+    except AppError as e:
+        print(f"osq-esf: {e}", file=sys.stderr)
+        app.close()
+        return 1
+    app.server.stopped.wait()
+    log.info("stopping: %s", app.server.stop_reason)
+    app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""Event sources and the choice of a default per platform.
+
+Platform code is isolated the way psutil/watchdog do it: the macOS-only sources live
+in ``eslogger.py`` and ``native.py`` and are imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import platform
+import sys
+
+from osq_esf.sources.base import Source, SourceError
+
+KINDS = ("replay", "eslogger", "native")
+
+
+def macos_version() -> tuple[int, ...] | None:
+    """(13, 4) on macOS 13.4, None elsewhere."""
+    if sys.platform != "darwin":
+        return None
+    ver = platform.mac_ver()[0]
+    try:
+        return tuple(int(x) for x in ver.split("."))
+    except ValueError:
+        return None
+
+
+def default_source_spec() -> str | None:
+    """eslogger on macOS 13+, nothing elsewhere (replay needs a file)."""
+    v = macos_version()
+    if v is not None and v >= (13,):
+        return "eslogger"
+    return None
+
+
+def make_sources(specs: list[str], pipeline, speed: float = 0.0, config=None) -> list[Source]:
+    """Build sources from --source specs (``replay:PATH``, ``eslogger``, ``native``)."""
+    out: list[Source] = []
+    replay_paths: list[tuple[str, str]] = []
+    for spec in specs:
+        kind, _, arg = spec.partition(":")
+        if kind == "replay":
+            if not arg:
+                raise SourceError("replay needs a file: --source replay:PATH (or replay:- for stdin)")
+            replay_paths.append((arg, spec))
+        elif kind in ("eslogger", "native"):
+            if sys.platform != "darwin":
+                raise SourceError(f"the {kind} source needs macOS; on {sys.platform} use --source replay:PATH")
+            if kind == "eslogger":
+                from osq_esf.sources.eslogger import eslogger_sources
+
+                out.extend(eslogger_sources(pipeline, arg, spec, config))
+            else:
+                from osq_esf.sources.native import native_sources
+
+                out.extend(native_sources(pipeline, arg, spec, config))
+        else:
+            raise SourceError(f"unknown source {spec!r}: use one of {', '.join(k + ':…' if k == 'replay' else k for k in KINDS)}")
+    if replay_paths:
+        from osq_esf.sources.replay import ReplaySource
+
+        # One replay source per file keeps each file's own sequence numbers apart.
+        for i, (path, spec) in enumerate(replay_paths):
+            name = "replay" if len(replay_paths) == 1 else f"replay{i + 1}"
+            out.append(ReplaySource(pipeline, [path], spec, speed, name=name))
+    return out

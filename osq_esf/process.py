@@ -1,0 +1,159 @@
+"""Process context: the acting process of an event, interned.
+
+Most events of a busy Mac come from a few hundred processes, so the decoded
+:class:`~osq_esf.decode.Process` (a frozen, hashable Struct) is used as the key of a
+pool and each distinct process is turned into one :class:`ProcessContext` whose
+column values are computed once.  A ring row then holds one reference instead of
+two dozen values, which is what keeps a buffered event near 100 bytes.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from osq_esf.decode import AuditToken, Process, parse_time
+
+# Column order of the process group in tables/_groups.toml; ProcessContext.values follows it.
+PROCESS_COLUMNS: tuple[str, ...] = (
+    "pid",
+    "pidversion",
+    "parent",
+    "parent_pidversion",
+    "original_parent",
+    "responsible_pid",
+    "responsible_pidversion",
+    "path",
+    "uid",
+    "euid",
+    "gid",
+    "egid",
+    "auid",
+    "session_id",
+    "group_id",
+    "signing_id",
+    "team_id",
+    "cdhash",
+    "platform_binary",
+    "codesigning_flags",
+    "cs_flags",
+    "is_es_client",
+    "tty",
+    "start_time",
+    "cs_validation_category",
+)
+
+# kern/cs_blobs.h bits osquery reports (es_utils.cpp); we keep its wording.
+CS_VALID = 0x1
+CS_ADHOC = 0x2
+CS_INSTALLER = 0x8
+CS_RUNTIME = 0x10000
+
+
+def codesigning_flags_text(flags: int) -> str:
+    """osquery's rendering: NOT_VALID, ADHOC, NOT_RUNTIME, INSTALLER joined by ", "."""
+    out = []
+    if not flags & CS_VALID:
+        out.append("NOT_VALID")
+    if flags & CS_ADHOC:
+        out.append("ADHOC")
+    if not flags & CS_RUNTIME:
+        out.append("NOT_RUNTIME")
+    if flags & CS_INSTALLER:
+        out.append("INSTALLER")
+    return ", ".join(out)
+
+
+def token_fields(tok) -> tuple[int, int, int, int, int, int, int, int]:
+    """(auid, euid, egid, ruid, rgid, pid, asid, pidversion) from either token form."""
+    if isinstance(tok, AuditToken):
+        return (tok.auid, tok.euid, tok.egid, tok.ruid, tok.rgid, tok.pid, tok.asid, tok.pidversion)
+    return tuple(tok)
+
+
+def _cdhash_text(cdhash: str) -> str | None:
+    if not cdhash:
+        return None
+    low = cdhash.lower()
+    # osquery writes "" for an all-zero hash (every digit equal to the first).
+    return None if low.count(low[0]) == len(low) else low
+
+
+class ProcessContext:
+    """One distinct acting process, with its column values in PROCESS_COLUMNS order."""
+
+    __slots__ = ("values", "pid", "pidversion", "ppid", "path", "signing_id", "team_id",
+                 "euid", "uid", "platform_binary", "parent_pidversion", "responsible_pid",
+                 "responsible_pidversion", "original_ppid", "start_time", "encoded")
+
+    def __init__(self, p: Process):
+        auid, euid, egid, ruid, rgid, pid, _asid, pidversion = token_fields(p.audit_token)
+        parent_pv = responsible_pid = responsible_pv = None
+        if p.parent_audit_token is not None:
+            parent_pv = token_fields(p.parent_audit_token)[7]
+        if p.responsible_audit_token is not None:
+            rt = token_fields(p.responsible_audit_token)
+            responsible_pid, responsible_pv = rt[5], rt[7]
+        start = parse_time(p.start_time)[0] if p.start_time else None
+        self.pid, self.pidversion, self.ppid = pid, pidversion, p.ppid
+        self.path = p.executable.path
+        self.signing_id = p.signing_id or None
+        self.team_id = p.team_id or None
+        self.uid, self.euid = ruid, euid
+        self.platform_binary = int(p.is_platform_binary)
+        self.parent_pidversion = parent_pv
+        self.responsible_pid, self.responsible_pidversion = responsible_pid, responsible_pv
+        self.original_ppid = p.original_ppid
+        self.start_time = start
+        self.values = (
+            pid,
+            pidversion,
+            p.ppid,
+            parent_pv,
+            p.original_ppid,
+            responsible_pid,
+            responsible_pv,
+            self.path,
+            ruid,
+            euid,  # the real euid: osquery's own table puts the egid here (a known bug)
+            rgid,
+            egid,
+            auid,
+            p.session_id,
+            p.group_id,
+            self.signing_id,
+            self.team_id,
+            _cdhash_text(p.cdhash),
+            self.platform_binary,
+            codesigning_flags_text(p.codesigning_flags),
+            p.codesigning_flags,
+            int(p.is_es_client),
+            p.tty.path if p.tty is not None else None,
+            start,
+            p.cs_validation_category,
+        )
+        self.encoded = None  # filled lazily by the row encoder
+
+
+class ProcessPool:
+    """Interns Process structs to ProcessContexts; bounded by clearing when full.
+
+    Clearing only forgets the index: contexts already referenced by ring rows stay alive.
+    """
+
+    def __init__(self, limit: int = 65536):
+        self._pool: dict[Process, ProcessContext] = {}
+        self._limit = limit
+        self._lock = threading.Lock()
+
+    def get(self, p: Process) -> ProcessContext:
+        ctx = self._pool.get(p)
+        if ctx is None:
+            ctx = ProcessContext(p)
+            with self._lock:
+                if len(self._pool) >= self._limit:
+                    self._pool.clear()
+                self._pool[p] = ctx
+        return ctx
+
+    def __len__(self) -> int:
+        return len(self._pool)

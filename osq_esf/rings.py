@@ -1,0 +1,165 @@
+"""Bounded per-table ring buffers, stored by column.
+
+A ring holds, per buffered event, one reference to the interned ProcessContext plus
+the table's own columns: 64-bit integers in ``array('q')`` (8 bytes, no int objects)
+and everything else in lists of interned values.  The oldest event is evicted first,
+by count and optionally by an estimate of bytes.  Because ``eid`` only grows and
+``time`` almost only grows, ranges on either are found by bisection: for ``time`` the
+ring keeps a running maximum and the largest disorder seen ("skew"), which makes the
+bounds exact supersets even when several clients interleave slightly out of order.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from array import array
+
+NULL_INT = -(2**63)  # stands for SQL NULL in integer columns
+
+# One counter for every ring of the process, so eid is unique across tables.
+_EIDS = itertools.count(1)
+
+
+class Snapshot:
+    """A consistent copy of a ring's rows [lo, hi) taken under the lock."""
+
+    __slots__ = ("ctx", "cols", "eid", "time", "n")
+
+    def __init__(self, ctx, cols, eid, time):
+        self.ctx, self.cols, self.eid, self.time = ctx, cols, eid, time
+        self.n = len(ctx)
+
+
+class EventRing:
+    """Ring buffer for one table.  ``int_cols`` live in arrays, ``obj_cols`` in lists."""
+
+    def __init__(self, int_cols, obj_cols, capacity: int, max_bytes: int = 0, lock=None):
+        if capacity < 1:
+            raise ValueError("ring capacity must be >= 1")
+        self.capacity = capacity
+        self.max_bytes = max_bytes
+        self.lock = lock or threading.Lock()
+        self.int_names = tuple(int_cols)
+        self.obj_names = tuple(obj_cols)
+        self._eid = array("q")
+        self._time = array("q")
+        self._tmax = array("q")
+        self._ctx: list = []
+        self._ints = [array("q") for _ in self.int_names]
+        self._objs: list[list] = [[] for _ in self.obj_names]
+        self._sizes = array("l") if max_bytes else None
+        self._start = 0  # physical index of the oldest row
+        self._count = 0
+        self._bytes = 0
+        self._last_tmax = NULL_INT
+        self.skew = 0
+        self.received = 0
+        self.evicted = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    @property
+    def buffered_bytes(self) -> int:
+        return self._bytes
+
+    def append(self, time: int, ctx, ints, objs, size: int = 0) -> int:
+        """Add one event (caller holds ``lock``); returns its eid.
+
+        ``ints`` and ``objs`` follow ``int_cols``/``obj_cols``; None in ``ints`` is NULL.
+        """
+        eid = next(_EIDS)
+        tmax = time if time > self._last_tmax else self._last_tmax
+        if self._last_tmax - time > self.skew:
+            self.skew = self._last_tmax - time
+        self._last_tmax = tmax
+        self.received += 1
+        plen = len(self._ctx)
+        if self._count == self.capacity:
+            self._evict_oldest()
+        pos = self._start + self._count
+        if pos == plen and plen < self.capacity:
+            self._eid.append(eid)
+            self._time.append(time)
+            self._tmax.append(tmax)
+            self._ctx.append(ctx)
+            for col, v in zip(self._ints, ints):
+                col.append(NULL_INT if v is None else v)
+            for col, v in zip(self._objs, objs):
+                col.append(v)
+            if self._sizes is not None:
+                self._sizes.append(size)
+        else:
+            pos %= plen
+            self._eid[pos] = eid
+            self._time[pos] = time
+            self._tmax[pos] = tmax
+            self._ctx[pos] = ctx
+            for col, v in zip(self._ints, ints):
+                col[pos] = NULL_INT if v is None else v
+            for col, v in zip(self._objs, objs):
+                col[pos] = v
+            if self._sizes is not None:
+                self._sizes[pos] = size
+        self._count += 1
+        if self._sizes is not None:
+            self._bytes += size
+            while self._bytes > self.max_bytes and self._count > 1:
+                self._evict_oldest()
+        return eid
+
+    def _evict_oldest(self) -> None:
+        s = self._start
+        self._ctx[s] = None  # let the context go if nothing else holds it
+        if self._sizes is not None:
+            self._bytes -= self._sizes[s]
+        self._start = (s + 1) % len(self._ctx)
+        self._count -= 1
+        self.evicted += 1
+
+    # -- reading ---------------------------------------------------------------------
+
+    def _phys(self, i: int) -> int:
+        return (self._start + i) % len(self._ctx)
+
+    def _first(self, arr, pred_lt) -> int:
+        """Smallest logical i with not pred_lt(arr[i]) (arr is monotone over logical order)."""
+        lo, hi = 0, self._count
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if pred_lt(arr[self._phys(mid)]):
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def bounds(self, time_lo=None, time_hi=None, eid_lo=None, eid_hi=None) -> tuple[int, int]:
+        """Logical [lo, hi) holding every row with time/eid inside the given inclusive bounds."""
+        lo, hi = 0, self._count
+        if eid_lo is not None:
+            lo = max(lo, self._first(self._eid, lambda v: v < eid_lo))
+        if eid_hi is not None:
+            hi = min(hi, self._first(self._eid, lambda v: v <= eid_hi))
+        if time_lo is not None:
+            lo = max(lo, self._first(self._tmax, lambda v: v < time_lo))
+        if time_hi is not None:
+            # Rows past the first whose running max exceeds time_hi + skew are all later.
+            limit = time_hi + self.skew
+            hi = min(hi, self._first(self._tmax, lambda v: v <= limit))
+        return lo, max(lo, hi)
+
+    def snapshot(self, lo: int = 0, hi: int | None = None) -> Snapshot:
+        """Copy logical rows [lo, hi) (caller holds ``lock``)."""
+        hi = self._count if hi is None else hi
+        if hi <= lo:
+            return Snapshot([], [[] for _ in self.int_names + self.obj_names], array("q"), array("q"))
+        a, b = self._phys(lo), self._phys(hi - 1) + 1
+
+        def cut(col):
+            if a < b:
+                return col[a:b]
+            return col[a:] + col[:b]
+
+        cols = [cut(c) for c in self._ints] + [cut(c) for c in self._objs]
+        return Snapshot(cut(self._ctx), cols, cut(self._eid), cut(self._time))

@@ -1,0 +1,115 @@
+"""A minimal osquery peer written from the thrift IDL alone (not the project's host).
+
+It plays osquery's part as tests need it: an ExtensionManager that accepts
+registrations and answers pings, and a client that calls an extension's
+``<socket>.<uuid>`` exactly as osquery core does (fresh connection, buffered
+transport, binary protocol).  Deliberately independent of osq_esf.host.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from osquery.extensions import Extension, ExtensionManager
+from osquery.extensions.ttypes import ExtensionResponse, ExtensionStatus, InternalExtensionInfo
+from thrift.protocol import TBinaryProtocol
+from thrift.server import TServer
+from thrift.transport import TSocket, TTransport
+
+
+class ManagerHandler:
+    def __init__(self):
+        self.extensions: dict[int, InternalExtensionInfo] = {}
+        self.registries: dict[int, dict] = {}
+        self.options: dict = {}
+        self.next_uuid = 1000
+        self.registered = threading.Event()
+        self.lock = threading.Lock()
+
+    def ping(self):
+        return ExtensionStatus(code=0, message="pong", uuid=0)
+
+    def call(self, registry, item, request):
+        return ExtensionResponse(status=ExtensionStatus(code=1, message="no core plugins"), response=[])
+
+    def shutdown(self):
+        pass
+
+    def extensions(self):
+        return dict(self.extensions)
+
+    def options(self):
+        return dict(self.options)
+
+    def registerExtension(self, info, registry):
+        with self.lock:
+            self.next_uuid += 1
+            uuid = self.next_uuid
+            self.extensions[uuid] = info
+            self.registries[uuid] = registry
+        self.registered.set()
+        return ExtensionStatus(code=0, message="OK", uuid=uuid)
+
+    def deregisterExtension(self, uuid):
+        self.extensions.pop(uuid, None)
+        return ExtensionStatus(code=0, message="OK", uuid=uuid)
+
+    def query(self, sql):
+        return ExtensionResponse(status=ExtensionStatus(code=1, message="no SQL here"), response=[])
+
+    def getQueryColumns(self, sql):
+        return self.query(sql)
+
+
+class IdlManager:
+    """A threaded ExtensionManager on a UNIX socket."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.handler = ManagerHandler()
+        self._transport = TSocket.TServerSocket(unix_socket=path)
+        self.server = TServer.TThreadedServer(
+            ExtensionManager.Processor(self.handler), self._transport,
+            TTransport.TBufferedTransportFactory(), TBinaryProtocol.TBinaryProtocolFactory(), daemon=True,
+        )
+        self.thread = threading.Thread(target=self.server.serve, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        try:
+            self._transport.close()
+        except Exception:
+            pass
+        try:
+            os.unlink(self.path)
+        except OSError:
+            pass
+
+
+def extension_client(path: str, timeout: float = 30.0):
+    sock = TSocket.TSocket(unix_socket=path)
+    sock.setTimeout(int(timeout * 1000))
+    trans = TTransport.TBufferedTransport(sock)
+    trans.open()
+    return Extension.Client(TBinaryProtocol.TBinaryProtocol(trans)), trans
+
+
+def call(path: str, table: str, request: dict, timeout: float = 30.0):
+    """One call on a fresh connection, as osquery core makes it."""
+    client, trans = extension_client(path, timeout)
+    try:
+        return client.call("table", table, request)
+    finally:
+        trans.close()
+
+
+def ping(path: str, timeout: float = 10.0):
+    client, trans = extension_client(path, timeout)
+    try:
+        return client.ping()
+    finally:
+        trans.close()
