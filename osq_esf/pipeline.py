@@ -86,6 +86,17 @@ class Pipeline:
         self.other = EventTable(specs[other], ("event_type_id",), ("event",), cap[other],
                                 max_bytes.get(other, 0), self.lock)
         self.tables[other] = self.other
+        # Optional stages, each None until configured (see the issues that add them):
+        #   sequence.observe(client, short, msg)            seq_num/global_seq_num gap accounting
+        #   lineage.observe(short, msg, ctx) -> (ints, objs) real-parent columns appended to the row
+        #   rules.verdict(table, short, ctx, time, ints, objs) -> None | "muted" | "filtered"
+        #   rules.redact(table, objs) -> objs                 masks secrets in exec cmdline/env
+        self.sequence = None
+        self.lineage = None
+        self.rules = None
+
+    def dropped(self, client: str, short: str, verdict: str) -> None:
+        """An event a mute or filter removed (counted per client and type by es_health)."""
 
     def add_source(self, name: str, kind: str, spec: str = "") -> SourceState:
         st = SourceState(name, kind, spec)
@@ -117,26 +128,43 @@ class Pipeline:
         client = src.name
         routes = self._routes
         pool = self.pool
+        other = self.other
+        sequence, lineage, rules = self.sequence, self.lineage, self.rules
         n = 0
         with self.lock:
             for msg, line in decoded:
                 try:
-                    sec, nsec = parse_time(msg.time)
-                    thread = msg.thread
-                    head = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
-                            thread.thread_id if thread is not None else None)
-                    route = routes.get(msg.event_type)
+                    et = msg.event_type
+                    route = routes.get(et)
                     if route is None:
-                        et = msg.event_type
-                        self.other.ring.append(sec, pool.get(msg.process), head + (et,),
-                                               (events.short_name(et), client, raw_event_json(line)))
+                        table, short = other, events.short_name(et)
+                        proc, ints, objs = msg.process, (et,), (raw_event_json(line),)
                     else:
                         table, fn, short = route
                         ev = getattr(msg.event, short)
                         if ev is None:
-                            raise DecodeError(f"event_type {msg.event_type} but no event.{short}")
+                            raise DecodeError(f"event_type {et} but no event.{short}")
                         proc, ints, objs = fn(msg, ev)
-                        table.ring.append(sec, pool.get(proc), head + ints, (short, client) + objs)
+                    sec, nsec = parse_time(msg.time)
+                    ctx = pool.get(proc)
+                    # Sequence numbers are accounted before anything can drop the event.
+                    if sequence is not None:
+                        sequence.observe(client, short, msg)
+                    thread = msg.thread
+                    ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
+                            thread.thread_id if thread is not None else None) + ints
+                    objs = (short, client) + objs
+                    if lineage is not None:
+                        extra_ints, extra_objs = lineage.observe(short, msg, ctx)
+                        ints += extra_ints
+                        objs += extra_objs
+                    if rules is not None:
+                        verdict = rules.verdict(table, short, ctx, sec, ints, objs)
+                        if verdict is not None:
+                            self.dropped(client, short, verdict)
+                            continue
+                        objs = rules.redact(table, objs)
+                    table.ring.append(sec, ctx, ints, objs)
                     n += 1
                 except DecodeError as e:
                     self._error(src, line, str(e))
