@@ -103,11 +103,11 @@ class Pipeline:
         self.sources.append(st)
         return st
 
-    def _error(self, src: SourceState, line: bytes, why: str) -> None:
+    def _error(self, src: SourceState, line: bytes, why: str, line_number: int | None = None) -> None:
         src.decode_errors += 1
         src.last_error = why
         self.error_samples.append(
-            DecodeErrorSample(src.name, src.lines, why, line[:200].decode("utf-8", "replace").rstrip("\r\n"))
+            DecodeErrorSample(src.name, src.lines if line_number is None else line_number, why, line[:200].decode("utf-8", "replace").rstrip("\r\n"))
         )
 
     def ingest(self, src: SourceState, lines) -> int:
@@ -118,7 +118,7 @@ class Pipeline:
             if not line.strip():
                 continue  # blank lines (e.g. a trailing newline) carry nothing
             try:
-                decoded.append((decode_line(line), line))
+                decoded.append((decode_line(line), line, src.lines))
             except DecodeError as e:
                 self._error(src, line, str(e))
             except Exception as e:  # never let one line stop ingestion
@@ -132,7 +132,7 @@ class Pipeline:
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
         n = 0
         with self.lock:
-            for msg, line in decoded:
+            for msg, line, line_number in decoded:
                 try:
                     et = msg.event_type
                     route = routes.get(et)
@@ -167,9 +167,9 @@ class Pipeline:
                     table.ring.append(sec, ctx, ints, objs)
                     n += 1
                 except DecodeError as e:
-                    self._error(src, line, str(e))
+                    self._error(src, line, str(e), line_number)
                 except Exception as e:
-                    self._error(src, line, f"{type(e).__name__}: {e}")
+                    self._error(src, line, f"{type(e).__name__}: {e}", line_number)
         src.events += n
         return n
 

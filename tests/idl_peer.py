@@ -20,9 +20,10 @@ from thrift.transport import TSocket, TTransport
 
 class ManagerHandler:
     def __init__(self):
-        self.extensions: dict[int, InternalExtensionInfo] = {}
+        # Named apart from the service methods extensions()/options() they back.
+        self.infos: dict[int, InternalExtensionInfo] = {}
         self.registries: dict[int, dict] = {}
-        self.options: dict = {}
+        self.option_values: dict = {}
         self.next_uuid = 1000
         self.registered = threading.Event()
         self.lock = threading.Lock()
@@ -37,22 +38,22 @@ class ManagerHandler:
         pass
 
     def extensions(self):
-        return dict(self.extensions)
+        return dict(self.infos)
 
     def options(self):
-        return dict(self.options)
+        return dict(self.option_values)
 
     def registerExtension(self, info, registry):
         with self.lock:
             self.next_uuid += 1
             uuid = self.next_uuid
-            self.extensions[uuid] = info
+            self.infos[uuid] = info
             self.registries[uuid] = registry
         self.registered.set()
         return ExtensionStatus(code=0, message="OK", uuid=uuid)
 
     def deregisterExtension(self, uuid):
-        self.extensions.pop(uuid, None)
+        self.infos.pop(uuid, None)
         return ExtensionStatus(code=0, message="OK", uuid=uuid)
 
     def query(self, sql):

@@ -57,7 +57,8 @@ class _Handler:
 
     def shutdown(self):
         log.info("the extension manager asked us to shut down")
-        self.server.stop("shutdown requested by osquery")
+        # Stopping now would race the reply; the connection thread stops after sending it.
+        self.server.shutdown_requested = True
 
     def call(self, registry, item, request):  # only reached if dispatch falls through
         return ExtensionResponse(status=ExtensionStatus(code=EXT_FAILED, message="unsupported"), response=[])
@@ -74,6 +75,7 @@ class ExtensionServer:
         self.socket_path = ""
         self.stopped = threading.Event()
         self.stop_reason = ""
+        self.shutdown_requested = False
         self._listener: socket.socket | None = None
         self._processor = Extension.Processor(_Handler(self))
 
@@ -159,6 +161,8 @@ class ExtensionServer:
                         conn.sendall(p)
                 elif name in self._processor._processMap:
                     self._processor._processMap[name](self._processor, seqid, prot, prot)
+                    if self.shutdown_requested:
+                        self.stop("shutdown requested by osquery")
                 else:
                     prot.skip(TType.STRUCT)
                     prot.readMessageEnd()
