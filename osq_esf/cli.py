@@ -56,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     ap = build_parser()
-    args = ap.parse_args(argv)
+    args, unknown = ap.parse_known_args(argv)
+    if unknown and args.command != "run":
+        ap.error("unrecognized arguments: " + " ".join(unknown))
+    if unknown:
+        # osqueryd may pass flags a newer release invented; an extension must not die of them.
+        print(f"osq-esf: ignoring unknown flags: {' '.join(unknown)}", file=sys.stderr)
     if args.command is None:
         ap.print_help()
         return 0
