@@ -10,6 +10,7 @@ import threading
 
 from osq_esf import __version__
 from osq_esf.extension.server import ExtensionServer, RegistrationError
+from osq_esf.lineage import Lineage, ProcessesTable
 from osq_esf.pipeline import Pipeline
 from osq_esf.schema import SpecError, load_specs
 from osq_esf.sources import SourceError, default_source_spec, make_sources
@@ -50,6 +51,7 @@ class App:
         except SpecError as e:
             raise AppError(f"broken table specs: {e}") from None
         pipeline = Pipeline(specs, **(config.ring_kwargs() if config else {}))
+        pipeline.lineage = Lineage.from_config(config.lineage if config else None)
         source_specs = list(args.source)
         if not source_specs:
             default = default_source_spec()
@@ -66,6 +68,8 @@ class App:
         status = [
             StatusTable(specs["es_sources"], pipeline.source_rows),
             StatusTable(specs["es_decode_errors"], pipeline.decode_error_rows),
+            # Empty when [lineage] enabled = false: the table exists either way.
+            ProcessesTable(specs["es_processes"], pipeline.lineage or Lineage(), pipeline.lock),
         ]
         return cls(pipeline, sources, status)
 

@@ -20,7 +20,7 @@ from osq_esf.decode import DecodeError, decode_line, parse_time, raw_event_json
 from osq_esf.extract import EXTRACTORS
 from osq_esf.process import ProcessPool
 from osq_esf.schema import TableSpec
-from osq_esf.tables import EventTable
+from osq_esf.tables import LINEAGE_NULLS, EventTable
 
 log = logging.getLogger(__name__)
 
@@ -154,10 +154,11 @@ class Pipeline:
                     ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
                             thread.thread_id if thread is not None else None) + ints
                     objs = (short, client) + objs
-                    if lineage is not None:
-                        extra_ints, extra_objs = lineage.observe(short, msg, ctx)
-                        ints += extra_ints
-                        objs += extra_objs
+                    # Without the stage the lineage columns are NULL, so rows keep their shape.
+                    extra_ints, extra_objs = (LINEAGE_NULLS if lineage is None
+                                              else lineage.observe(short, msg, ctx))
+                    ints += extra_ints
+                    objs += extra_objs
                     if rules is not None:
                         verdict = rules.verdict(table, short, ctx, sec, ints, objs)
                         if verdict is not None:

@@ -19,6 +19,13 @@ from osq_esf.schema import SpecError, TableSpec
 # Message-level columns every event table stores besides time and eid.
 MESSAGE_INTS = ("time_nsec", "version", "seq_num", "global_seq_num", "mach_time", "thread_id")
 MESSAGE_OBJS = ("event_type", "client")
+# Real-parent columns (groups "lineage" and "lineage_parent") appended by the pipeline's lineage
+# stage after the extractor's own, in this order (osq_esf/lineage.py); NULL when the stage is off.
+# parent_path comes last so es_iokit_open, whose parent_path is the IORegistry one, can leave it out.
+LINEAGE_INTS = ("rppid", "rp_pidversion")
+LINEAGE_OBJS = ("rp_path", "rp_reason", "launchd_job", "parent_path")
+LINEAGE_GROUPS = ("lineage", "lineage_parent")
+LINEAGE_NULLS = ((None,) * len(LINEAGE_INTS), (None,) * len(LINEAGE_OBJS))
 # Integer columns whose values rarely repeat: caching their encodings would only churn.
 _UNIQUE_INTS = {"eid", "time_nsec", "seq_num", "global_seq_num", "mach_time"}
 
@@ -29,8 +36,15 @@ class EventTable:
     def __init__(self, spec: TableSpec, ints: tuple[str, ...], objs: tuple[str, ...], capacity: int,
                  max_bytes: int = 0, lock=None):
         self.spec = spec
-        self.int_names = MESSAGE_INTS + tuple(ints)
-        self.obj_names = MESSAGE_OBJS + tuple(objs)
+        # Lineage columns the spec includes follow the extractor's; the pipeline appends all of
+        # them, and the ring ignores trailing values a table does not declare.
+        lineage = {c.name for c in spec.columns if c.group in LINEAGE_GROUPS}
+        lin_ints = LINEAGE_INTS if lineage else ()
+        lin_objs = LINEAGE_OBJS[:len(lineage) - len(lin_ints)]
+        if lineage != {*lin_ints, *lin_objs}:
+            raise SpecError(f"{spec.name}: lineage columns must be {LINEAGE_INTS + LINEAGE_OBJS} or all but the last")
+        self.int_names = MESSAGE_INTS + tuple(ints) + lin_ints
+        self.obj_names = MESSAGE_OBJS + tuple(objs) + lin_objs
         declared = set(spec.column_names)
         provided = {"time", "eid", *PROCESS_COLUMNS, *self.int_names, *self.obj_names}
         if declared != provided:
