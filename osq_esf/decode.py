@@ -169,14 +169,36 @@ def raw_event_json(line: bytes) -> str:
 # -- time -------------------------------------------------------------------------------
 
 _MINUTE_EPOCH: dict[str, int] = {}
+_SECOND_EPOCH: dict[str, int] = {}
 
 
 def parse_time(text: str) -> tuple[int, int]:
     """RFC 3339 UTC (``2026-10-04T00:01:54.314153644Z``) -> (unix seconds, nanoseconds).
 
-    eslogger always writes UTC with a ``Z``; the minute prefix repeats across
-    thousands of events, so its epoch is cached and only seconds and fraction are parsed.
+    eslogger always writes UTC with a ``Z``; the second prefix repeats across
+    thousands of events, so its epoch is cached and usually only the nine digits of
+    the fraction are parsed (this runs once per event).
     """
+    sec = _SECOND_EPOCH.get(text[:19])
+    if sec is None:
+        sec = _seconds(text)
+    if len(text) == 30 and text[29] == "Z" and text[19] == ".":
+        frac = text[20:29]
+        if frac.isdecimal():  # exactly what int() accepts
+            return sec, int(frac)
+    nsec = 0
+    if len(text) > 20 and text[19] == ".":
+        frac = text[20:].rstrip("Z")
+        # A timezone offset would follow the fraction; eslogger writes none.
+        try:
+            nsec = int((frac[:9]).ljust(9, "0")) if frac.isdigit() else 0
+        except ValueError:  # digits int() refuses, such as superscripts
+            raise DecodeError(f"bad time {text!r}") from None
+    return sec, nsec
+
+
+def _seconds(text: str) -> int:
+    """Unix seconds of the ``YYYY-MM-DDTHH:MM:SS`` prefix, via the per-minute cache."""
     minute = text[:16]
     base = _MINUTE_EPOCH.get(minute)
     try:
@@ -188,11 +210,9 @@ def parse_time(text: str) -> tuple[int, int]:
                 _MINUTE_EPOCH.clear()
             _MINUTE_EPOCH[minute] = base
         sec = base + int(text[17:19])
-        nsec = 0
-        if len(text) > 20 and text[19] == ".":
-            frac = text[20:].rstrip("Z")
-            # A timezone offset would follow the fraction; eslogger writes none.
-            nsec = int((frac[:9]).ljust(9, "0")) if frac.isdigit() else 0
-        return sec, nsec
     except (ValueError, IndexError):
         raise DecodeError(f"bad time {text!r}") from None
+    if len(_SECOND_EPOCH) > 4096:
+        _SECOND_EPOCH.clear()
+    _SECOND_EPOCH[text[:19]] = sec
+    return sec

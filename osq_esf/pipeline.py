@@ -131,6 +131,7 @@ class Pipeline:
         other = self.other
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
         n = 0
+        pending: dict[EventTable, tuple[list, list]] = {}  # per table: rows, (line, number); one ring write per batch
         with self.lock:
             for msg, line, line_number in decoded:
                 try:
@@ -165,12 +166,20 @@ class Pipeline:
                             self.dropped(client, short, verdict)
                             continue
                         objs = rules.redact(table, objs)
-                    table.ring.append(sec, ctx, ints, objs)
+                    batch = pending.get(table)
+                    if batch is None:
+                        batch = pending[table] = ([], [])
+                    batch[0].append((sec, ctx, ints, objs))
+                    batch[1].append((line, line_number))
                     n += 1
                 except DecodeError as e:
                     self._error(src, line, str(e), line_number)
                 except Exception as e:
                     self._error(src, line, f"{type(e).__name__}: {e}", line_number)
+            for table, (rows, origins) in pending.items():
+                for i in table.ring.extend(rows):
+                    n -= 1
+                    self._error(src, origins[i][0], "an integer field does not fit 64 bits", origins[i][1])
         src.events += n
         return n
 

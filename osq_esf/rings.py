@@ -109,6 +109,77 @@ class EventRing:
                 self._evict_oldest()
         return eid
 
+    def extend(self, rows) -> list[int]:
+        """Add a batch of ``(time, ctx, ints, objs)`` rows (caller holds ``lock``).
+
+        The same result as ``append`` per row, but each column is written with one
+        C-level ``extend`` or slice assignment per batch instead of a Python loop per
+        row: this is most of the ingest budget.  Rows get consecutive eids.  Returns
+        the indices of rows refused because an integer does not fit 64 bits; every
+        column is converted before anything is written, so a refusal never leaves the
+        columns uneven.  A ring with a byte budget evicts per row, so it takes ``append``.
+        """
+        if self._sizes is not None or len(rows) < 4:
+            return self._append_each(rows)
+        times, ctxs, int_rows, obj_rows = zip(*rows)
+        try:
+            times = array("q", times)
+            int_cols = [array("q", [NULL_INT if v is None else v for v in col] if None in col else col)
+                        for col in zip(*int_rows)] if self._ints else []
+        except (OverflowError, TypeError):
+            return self._append_each(rows)
+        k = len(rows)
+        eids = array("q", itertools.islice(_EIDS, k))
+        tmaxs = array("q", itertools.accumulate(times, max, initial=self._last_tmax))[1:]
+        if tmaxs != times:  # some row is older than one before it: track the largest disorder
+            skew = max(m - t for m, t in zip(tmaxs, times))
+            if skew > self.skew:
+                self.skew = skew
+        self._last_tmax = tmaxs[-1]
+        self.received += k
+        obj_cols = list(zip(*obj_rows)) if self._objs else []
+        columns = [(self._eid, eids), (self._time, times), (self._tmax, tmaxs), (self._ctx, ctxs)]
+        columns += zip(self._ints, int_cols)
+        columns += zip(self._objs, obj_cols)
+        cap = self.capacity
+        done = 0
+        # Growing phase: the physical arrays are still shorter than the capacity.
+        plen = len(self._ctx)
+        if plen < cap and self._start + self._count == plen:
+            grow = min(k, cap - plen)
+            for col, vals in columns:
+                col.extend(vals[:grow] if grow < k else vals)
+            self._count += grow
+            done = grow
+            plen += grow
+        # Full phase: overwrite the oldest rows in at most two contiguous slices per pass.
+        while done < k:
+            if k - done > cap:  # more rows than the ring holds: the first ones would be evicted at once
+                skip = k - done - cap
+                self.evicted += skip
+                done += skip
+                continue
+            # Only a ring without a byte budget gets here, so it is exactly full.
+            pos = (self._start + self._count) % plen
+            m = min(k - done, plen - pos)
+            for col, vals in columns:
+                col[pos:pos + m] = vals[done:done + m]
+            self._start = (self._start + m) % plen
+            self.evicted += m
+            done += m
+        return []
+
+    def _append_each(self, rows) -> list[int]:
+        refused = []
+        for i, (time, ctx, ints, objs) in enumerate(rows):
+            try:
+                array("q", [time] + [NULL_INT if v is None else v for v in ints])
+            except (OverflowError, TypeError):
+                refused.append(i)
+                continue
+            self.append(time, ctx, ints, objs)
+        return refused
+
     def _evict_oldest(self) -> None:
         s = self._start
         self._ctx[s] = None  # let the context go if nothing else holds it
