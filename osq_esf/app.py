@@ -25,13 +25,13 @@ class AppError(RuntimeError):
     """Something the user must fix before the extension can run; the text says what."""
 
 
-def load_config(path: str | None):
+def load_config(path: str | None, allow_unsafe: bool = False):
     if not path:
         return None
     from osq_esf.config import ConfigError, load_config_file
 
     try:
-        return load_config_file(path)
+        return load_config_file(path, allow_unsafe)
     except ConfigError as e:
         raise AppError(str(e)) from None
 
@@ -42,16 +42,28 @@ class App:
         self.sources = list(sources)
         tables = list(pipeline.tables.values()) + list(status_tables)
         self.server = ExtensionServer(tables, name=EXTENSION_NAME, version=__version__)
+        self.reloader = None  # a ConfigReloader once from_args has installed the rules
 
     @classmethod
     def from_args(cls, args) -> "App":
-        config = load_config(getattr(args, "config", None))
+        allow_unsafe = getattr(args, "allow_unsafe_config", False)
+        config = load_config(getattr(args, "config", None), allow_unsafe)
         try:
             specs = load_specs()
         except SpecError as e:
             raise AppError(f"broken table specs: {e}") from None
         pipeline = Pipeline(specs, **(config.ring_kwargs() if config else {}))
         pipeline.lineage = Lineage.from_config(config.lineage if config else None)
+        # Mutes, filters and redaction are always installed: the default mutes and the
+        # secret masking apply even without a config file.
+        from osq_esf.config import ConfigError
+        from osq_esf.rules.reload import ConfigReloader
+
+        reloader = ConfigReloader(pipeline, getattr(args, "config", None), allow_unsafe, config)
+        try:
+            reloader.install_initial()
+        except ConfigError as e:
+            raise AppError(str(e)) from None
         source_specs = list(args.source)
         if not source_specs:
             default = default_source_spec()
@@ -70,8 +82,11 @@ class App:
             StatusTable(specs["es_decode_errors"], pipeline.decode_error_rows),
             # Empty when [lineage] enabled = false: the table exists either way.
             ProcessesTable(specs["es_processes"], pipeline.lineage or Lineage(), pipeline.lock),
+            StatusTable(specs["es_mutes"], reloader.rows),
         ]
-        return cls(pipeline, sources, status)
+        app = cls(pipeline, sources, status)
+        app.reloader = reloader
+        return app
 
     def start(self, manager_socket: str, timeout: float, interval: float) -> None:
         for s in self.sources:
@@ -84,6 +99,9 @@ class App:
         log.info("registered as uuid %d, serving %s", self.server.uuid, self.server.socket_path)
         threading.Thread(target=self.server.watch_manager, args=(interval,), name="manager-watch",
                          daemon=True).start()
+        if self.reloader is not None:  # osquery's custom_osq_esf_config option
+            threading.Thread(target=self.reloader.poll_options, args=(manager_socket, interval, self.server.stopped),
+                             name="options-poll", daemon=True).start()
 
     def close(self) -> None:
         for s in self.sources:

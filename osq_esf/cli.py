@@ -19,6 +19,9 @@ def _add_source_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--speed", type=float, default=0.0,
                    help="replay pacing: 0 = as fast as possible (default), 1 = real time, 2 = twice as fast")
     p.add_argument("--config", metavar="FILE", help="TOML configuration (docs/configuration.md)")
+    p.add_argument("--allow-unsafe-config", action="store_true",
+                   help="accept a config file that is world-writable or owned by another user (development only, "
+                        "like osquery's --allow_unsafe)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -119,6 +122,10 @@ def cmd_run(args) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    if app.reloader is not None and hasattr(signal, "SIGHUP"):
+        # Reload off the signal handler: it takes the pipeline lock, which the main thread must not wait for.
+        signal.signal(signal.SIGHUP, lambda _s, _f: threading.Thread(
+            target=app.reloader.reload, args=("SIGHUP",), name="reload", daemon=True).start())
     try:
         app.start(args.socket, args.timeout, args.interval)
     except AppError as e:

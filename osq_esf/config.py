@@ -1,12 +1,18 @@
-"""Configuration file (TOML): ring sizes now; mutes, filters and redaction come next.
+"""Configuration file (TOML): rings, lineage, clients, eslogger, mutes, filters, redaction.
 
 An invalid file is refused whole, with the key (and line where it can be found).
 """
 
 from __future__ import annotations
 
+import os
+import re
+import stat
 import sys
 from dataclasses import dataclass, field
+
+from osq_esf.rules import SECTIONS as RULE_SECTIONS
+from osq_esf.rules import RuleError, RulesConfig, parse_rules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,20 +37,63 @@ class LineageConfig:
 
 
 @dataclass
+class EsloggerConfig:
+    """``[eslogger]``: which binary the live source runs and how it restarts it."""
+
+    binary: str | None = None  # None: /usr/bin/eslogger on macOS
+    backoff_initial: float = 0.5  # seconds before the first restart
+    backoff_max: float = 30.0  # cap of the doubling delay
+
+
+@dataclass
 class Config:
     capacity: dict[str, int] = field(default_factory=dict)
     max_bytes: dict[str, int] = field(default_factory=dict)
     lineage: LineageConfig = field(default_factory=LineageConfig)
+    # ``[clients]``: client name -> eslogger event names (one eslogger child each); empty = defaults.
+    clients: dict[str, list[str]] = field(default_factory=dict)
+    eslogger: EsloggerConfig = field(default_factory=EsloggerConfig)
+    # [mutes], [filters], [redaction] (osq_esf/rules, docs/configuration.md)
+    rules: RulesConfig = field(default_factory=RulesConfig)
 
     def ring_kwargs(self) -> dict:
         return {"capacity": self.capacity, "max_bytes": self.max_bytes}
 
 
 def _line_of(text: str, key: str) -> str:
-    for i, line in enumerate(text.splitlines(), 1):
-        if line.strip().startswith(key.split(".")[-1]) or f"[{key}]" in line:
-            return f" (line {i})"
-    return ""
+    n = find_line(text, key)
+    return f" (line {n})" if n else ""
+
+
+def find_line(text: str, key: str) -> int | None:
+    """Line (1-based) of a dotted key such as ``mutes.rule[2].events``, or of its nearest parent.
+
+    Follows ``[table]`` and ``[[array]]`` headers (the n-th header for ``[n]``), then
+    ``name =`` inside the block found so far.
+    """
+    lines = text.splitlines()
+    path: list[str] = []
+    cursor, found = 0, None
+    for name, index in re.findall(r"([^.\[\]]+)((?:\[\d+\])?)", key):
+        path.append(name.strip())
+        dotted = r"\s*\.\s*".join(re.escape(p) for p in path)
+        nth = int(index[1:-1]) if index else 0
+        arrays = [i for i, ln in enumerate(lines) if re.match(rf"\s*\[\[\s*{dotted}\s*\]\]", ln)]
+        if arrays:
+            if nth < len(arrays):
+                cursor = found = arrays[nth]
+            continue
+        tables = [i for i, ln in enumerate(lines) if re.match(rf"\s*\[\s*{dotted}\s*(\](?!\])|\.)", ln)]
+        if tables:
+            cursor = found = tables[0]
+            continue
+        for i in range(cursor + (found is not None), len(lines)):
+            if found is not None and lines[i].lstrip().startswith("["):
+                break  # the next table: the key is not in this block
+            if re.search(rf"(^|[\s{{,]){re.escape(path[-1])}\s*=", lines[i]):
+                cursor = found = i
+                break
+    return None if found is None else found + 1
 
 
 def parse_config(text: str, origin: str = "<config>") -> Config:
@@ -67,6 +116,12 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
                 raise ConfigError(f"{origin}: {key} must be a positive integer{_line_of(text, key)}")
             (cfg.capacity if k == "capacity" else cfg.max_bytes)[table] = v
     cfg.lineage = _parse_lineage(raw.pop("lineage", {}), text, origin)
+    cfg.clients = _parse_clients(raw.pop("clients", {}), text, origin)
+    cfg.eslogger = _parse_eslogger(raw.pop("eslogger", {}), text, origin)
+    try:
+        cfg.rules = parse_rules({k: raw.pop(k) for k in RULE_SECTIONS if k in raw})
+    except RuleError as e:
+        raise ConfigError(f"{origin}: {e.key}: {e.message}{_line_of(text, e.key)}") from None
     if raw:
         k = next(iter(raw))
         raise ConfigError(f"{origin}: unknown key {k}{_line_of(text, k)}")
@@ -93,10 +148,72 @@ def _parse_lineage(section, text: str, origin: str) -> LineageConfig:
     return out
 
 
-def load_config_file(path: str) -> Config:
+_NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
+
+
+def _parse_clients(section, text: str, origin: str) -> dict[str, list[str]]:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{origin}: 'clients' must be a table{_line_of(text, 'clients')}")
+    owner: dict[str, str] = {}
+    for name, evs in section.items():
+        key = f"clients.{name}"
+        if not _NAME.match(name):
+            raise ConfigError(f"{origin}: {key}: a client name is lower-case letters, digits and _{_line_of(text, key)}")
+        if not isinstance(evs, list) or not evs or not all(isinstance(e, str) and _NAME.match(e) for e in evs):
+            raise ConfigError(f"{origin}: {key} must be a non-empty list of eslogger event names "
+                              f"such as [\"exec\", \"fork\"]{_line_of(text, key)}")
+        for e in evs:
+            if e in owner:  # two children subscribed to one type would store every event twice
+                raise ConfigError(f"{origin}: {key}: event {e!r} is already in clients.{owner[e]}{_line_of(text, key)}")
+            owner[e] = name
+    return {n: list(dict.fromkeys(v)) for n, v in section.items()}
+
+
+def _parse_eslogger(section, text: str, origin: str) -> EsloggerConfig:
+    if not isinstance(section, dict):
+        raise ConfigError(f"{origin}: 'eslogger' must be a table{_line_of(text, 'eslogger')}")
+    out = EsloggerConfig()
+    for k, v in section.items():
+        key = f"eslogger.{k}"
+        if k == "binary":
+            if not isinstance(v, str) or not v.startswith("/"):
+                raise ConfigError(f"{origin}: {key} must be an absolute path{_line_of(text, key)}")
+        elif k in ("backoff_initial", "backoff_max"):
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                raise ConfigError(f"{origin}: {key} must be a positive number of seconds{_line_of(text, key)}")
+            v = float(v)
+        else:
+            raise ConfigError(f"{origin}: unknown key {key}{_line_of(text, key)}")
+        setattr(out, k, v)
+    if out.backoff_max < out.backoff_initial:
+        raise ConfigError(f"{origin}: eslogger.backoff_max must be >= backoff_initial{_line_of(text, 'eslogger.backoff_max')}")
+    return out
+
+
+def check_permissions(path: str, fd: int) -> None:
+    """Refuse a config others could change, like osquery's safePermissions
+    (osquery-extensions.md §7.2): a regular file, owned by root or by us, not world-writable."""
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        raise ConfigError(f"{path}: not a regular file")
+    if st.st_uid not in (0, os.getuid(), os.geteuid()):
+        raise ConfigError(f"{path}: unsafe permissions: owned by uid {st.st_uid}, neither root nor the user "
+                          f"running osq-esf (uid {os.geteuid()}); chown it, or pass --allow-unsafe-config "
+                          "(development only)")
+    if st.st_mode & stat.S_IWOTH:
+        raise ConfigError(f"{path}: unsafe permissions: world-writable (mode {stat.S_IMODE(st.st_mode):04o}); "
+                          "chmod o-w it, or pass --allow-unsafe-config (development only)")
+
+
+def load_config_file(path: str, allow_unsafe: bool = False) -> Config:
+    """Read, check and parse a config file; ``allow_unsafe`` skips the permission check."""
     try:
         with open(path, encoding="utf-8") as f:
+            if not allow_unsafe:
+                check_permissions(path, f.fileno())  # the file we read, not a name that may change
             text = f.read()
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
     return parse_config(text, path)

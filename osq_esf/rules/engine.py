@@ -1,0 +1,165 @@
+"""The compiled rules the pipeline calls for every event: verdict, then redact.
+
+Built once per configuration (at start and on each reload) from a
+:class:`~osq_esf.rules.RulesConfig` and the pipeline's tables.  Per event type it
+compiles one closure the first time the type is seen; mute results that depend only
+on the acting process are cached per interned process context, so a busy daemon's
+file events cost one dict lookup.  Counters are bumped by the pipeline's thread
+under the pipeline lock, which is also the lock a reload swaps rules under.
+"""
+
+from __future__ import annotations
+
+from osq_esf import events
+from osq_esf.rules.filters import compile_rule
+from osq_esf.rules.mutes import dimension_checks, run_checks
+from osq_esf.rules.redact import Redactor
+
+_UNSET = object()
+CACHE_LIMIT = 65536  # distinct process contexts remembered per event type
+PLAN_LIMIT = 4096  # distinct event types (unknown(N) included)
+TARGET_TABLES = ("es_open", "es_write", "es_exec")  # tables with a target path
+
+
+class Rules:
+    """Mutes, filters and redaction for one configuration, compiled for ``tables``."""
+
+    def __init__(self, cfg, tables: dict):
+        self.config = cfg
+        self.mutes = cfg.mutes.active()
+        self.filters = list(cfg.filters)
+        self.redact_rules = cfg.redaction.active()
+        self.redactor = Redactor(self.redact_rules)
+        self.tables = tables
+        self.filters_of = {
+            name: [(rule, compile_rule(rule, t)) for rule in self.filters if name in rule.tables]
+            for name, t in tables.items()
+        }
+        ex = tables.get("es_exec")
+        self._exec_table = ex if self.redactor else None
+        if ex is not None:
+            self._cmdline_at = ex.obj_names.index("cmdline")
+            self._env_at = ex.obj_names.index("env")
+        # Where each rule is applied; a native source that maps a mute onto the kernel
+        # (es_mute_path_events) records itself here, the pipeline then never sees those events.
+        self.applied: dict[str, str] = {}
+        self._plans: dict[str, object] = {}
+
+    # -- per event ------------------------------------------------------------------
+
+    def verdict(self, table, short: str, ctx, time: int, ints: tuple, objs: tuple):
+        """None to keep the event, "muted" or "filtered" to drop it (after counting the hit)."""
+        plan = self._plans.get(short, _UNSET)
+        if plan is _UNSET:
+            plan = self._plan(table, short)
+        return None if plan is None else plan(ctx, time, ints, objs)
+
+    def redact(self, table, objs: tuple) -> tuple:
+        """``objs`` with secrets masked in es_exec's cmdline and env."""
+        if table is not self._exec_table:
+            return objs
+        i, j = self._cmdline_at, self._env_at
+        cmd, env = objs[i], objs[j]
+        cmd2, env2 = self.redactor.joined(cmd), self.redactor.joined(env)
+        if cmd2 is cmd and env2 is env:
+            return objs
+        out = list(objs)
+        out[i], out[j] = cmd2, env2
+        return tuple(out)
+
+    def _plan(self, table, short: str):
+        proc, target = dimension_checks(self.mutes, table, short)
+        filters = tuple(self.filters_of.get(table.name, ()))
+        plan = _make_plan(proc, target, filters, cacheable=short != "exec")
+        if len(self._plans) >= PLAN_LIMIT:
+            self._plans.clear()
+        self._plans[short] = plan
+        return plan
+
+    # -- reload and status ----------------------------------------------------------
+
+    def adopt_counts(self, old: "Rules") -> None:
+        """Keep the hits of rules that a reload left unchanged (caller holds the pipeline lock)."""
+        before = {r.identity: r.hits for r in (*old.mutes, *old.filters, *old.redact_rules)}
+        for r in (*self.mutes, *self.filters, *self.redact_rules):
+            r.hits = before.get(r.identity, 0)
+
+    def rows(self) -> list[dict]:
+        """es_mutes: one row per mute, filter and redaction rule."""
+        out = []
+        for r in self.mutes:
+            out.append({
+                "name": r.name, "kind": "mute", "action": r.action, "dimension": r.dimension,
+                "match": r.describe(), "event_types": "*" if r.events is None else ",".join(sorted(r.events)),
+                "tables": ",".join(_mute_tables(r, self.tables)), "origin": r.origin,
+                "applied": self.applied.get(r.name, "pipeline"), "native": r.native(), "hits": r.hits,
+            })
+        for r in self.filters:
+            out.append({
+                "name": r.name, "kind": "filter", "action": r.action, "dimension": None,
+                "match": r.describe(), "event_types": None, "tables": ",".join(r.tables), "origin": r.origin,
+                "applied": "pipeline", "native": None, "hits": r.hits,
+            })
+        for r in self.redact_rules:
+            out.append({
+                "name": r.name, "kind": "redact", "action": "mask", "dimension": r.kind,
+                "match": r.regex, "event_types": "exec", "tables": "es_exec", "origin": r.origin,
+                "applied": "pipeline", "native": None, "hits": r.hits,
+            })
+        return out
+
+
+def _mute_tables(rule, tables: dict) -> list[str]:
+    """The tables whose events the rule can remove (target rules: only tables with a target)."""
+    out = []
+    for name in tables:
+        if rule.dimension == "target_path" and name not in TARGET_TABLES:
+            continue
+        if rule.events is None:
+            out.append(name)
+            continue
+        own = [s for s, t in events.TABLE_OF_SHORT.items() if t == name]
+        if own and any(s in rule.events for s in own):
+            out.append(name)
+        elif not own and any(s not in events.TABLE_OF_SHORT for s in rule.events):
+            out.append(name)
+    return out
+
+
+def _make_plan(proc: list, target: list, filters: tuple, cacheable: bool):
+    """The per-event-type closure; None when nothing applies to the type."""
+    if not proc and not target and not filters:
+        return None
+    cache: dict = {}
+
+    def plan(ctx, time, ints, objs):
+        selected = ()
+        if proc:
+            if cacheable:
+                r = cache.get(ctx)
+                if r is None:
+                    r = run_checks(proc, ctx, objs)
+                    if len(cache) >= CACHE_LIMIT:
+                        cache.clear()
+                    cache[ctx] = r
+            else:
+                r = run_checks(proc, ctx, objs)
+            muter, selected = r
+            if muter is not None:
+                muter.hits += 1
+                return "muted"
+        if target:
+            muter, more = run_checks(target, ctx, objs)
+            if muter is not None:
+                muter.hits += 1
+                return "muted"
+            selected += more
+        for rule in selected:
+            rule.hits += 1
+        for rule, removes in filters:
+            if removes(ctx, time, ints, objs):
+                rule.hits += 1
+                return "filtered"
+        return None
+
+    return plan
