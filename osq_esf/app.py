@@ -54,6 +54,7 @@ class App:
             raise AppError(f"broken table specs: {e}") from None
         pipeline = Pipeline(specs, **(config.ring_kwargs() if config else {}))
         pipeline.lineage = Lineage.from_config(config.lineage if config else None)
+        pipeline.sequence = pipeline.health  # seq_num/global_seq_num gap accounting (es_health)
         # Mutes, filters and redaction are always installed: the default mutes and the
         # secret masking apply even without a config file.
         from osq_esf.config import ConfigError
@@ -83,6 +84,7 @@ class App:
             # Empty when [lineage] enabled = false: the table exists either way.
             ProcessesTable(specs["es_processes"], pipeline.lineage or Lineage(), pipeline.lock),
             StatusTable(specs["es_mutes"], reloader.rows),
+            StatusTable(specs["es_health"], lambda: pipeline.health.rows(pipeline)),
         ]
         app = cls(pipeline, sources, status)
         app.reloader = reloader

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from osq_esf import events
 from osq_esf.decode import DecodeError, decode_line, parse_time, raw_event_json
 from osq_esf.extract import EXTRACTORS
+from osq_esf.health import Health, TypeCounts
 from osq_esf.process import ProcessPool
 from osq_esf.schema import TableSpec
 from osq_esf.tables import LINEAGE_NULLS, EventTable
@@ -94,9 +95,13 @@ class Pipeline:
         self.sequence = None
         self.lineage = None
         self.rules = None
+        # Per client × type counters behind es_health; always on (a few increments per event).
+        # The sequence stage is normally this same object: ``pipeline.sequence = pipeline.health``.
+        self.health = Health()
 
     def dropped(self, client: str, short: str, verdict: str) -> None:
         """An event a mute or filter removed (counted per client and type by es_health)."""
+        self.health.dropped(client, short, verdict)
 
     def add_source(self, name: str, kind: str, spec: str = "") -> SourceState:
         st = SourceState(name, kind, spec)
@@ -131,17 +136,23 @@ class Pipeline:
         other = self.other
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
         n = 0
+        counts = self.health.types_of(client)
         pending: dict[EventTable, tuple[list, list]] = {}  # per table: rows, (line, number); one ring write per batch
         with self.lock:
             for msg, line, line_number in decoded:
+                tc = None
                 try:
                     et = msg.event_type
                     route = routes.get(et)
                     if route is None:
                         table, short = other, events.short_name(et)
+                        tc = counts.get(short) or counts.setdefault(short, TypeCounts())
+                        tc.received += 1
                         proc, ints, objs = msg.process, (et,), (raw_event_json(line),)
                     else:
                         table, fn, short = route
+                        tc = counts.get(short) or counts.setdefault(short, TypeCounts())
+                        tc.received += 1
                         ev = getattr(msg.event, short)
                         if ev is None:
                             raise DecodeError(f"event_type {et} but no event.{short}")
@@ -171,15 +182,27 @@ class Pipeline:
                         batch = pending[table] = ([], [])
                     batch[0].append((sec, ctx, ints, objs))
                     batch[1].append((line, line_number))
+                    tc.appended += 1
                     n += 1
                 except DecodeError as e:
+                    if tc is not None:
+                        tc.decode_errors += 1
                     self._error(src, line, str(e), line_number)
                 except Exception as e:
+                    if tc is not None:
+                        tc.decode_errors += 1
                     self._error(src, line, f"{type(e).__name__}: {e}", line_number)
             for table, (rows, origins) in pending.items():
                 for i in table.ring.extend(rows):
                     n -= 1
+                    tc = counts[rows[i][3][0]]  # objs[0] is the event type
+                    tc.appended -= 1
+                    tc.decode_errors += 1
                     self._error(src, origins[i][0], "an integer field does not fit 64 bits", origins[i][1])
+            warnings = sequence.take_warnings() if sequence is not None else None
+        if warnings:  # logged outside the lock
+            for w in warnings:
+                log.warning(w)
         src.events += n
         return n
 

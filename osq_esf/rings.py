@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections import Counter
 from array import array
 
 NULL_INT = -(2**63)  # stands for SQL NULL in integer columns
@@ -56,6 +57,10 @@ class EventRing:
         self.skew = 0
         self.received = 0
         self.evicted = 0
+        # Evictions per (event_type, client), for es_health's conservation identity; only for
+        # rings whose first two object columns are those (every event table's are).
+        self.evicted_by: dict[tuple, int] = {}
+        self._attribute = self.obj_names[:2] == ("event_type", "client")
 
     def __len__(self) -> int:
         return self._count
@@ -157,11 +162,15 @@ class EventRing:
             if k - done > cap:  # more rows than the ring holds: the first ones would be evicted at once
                 skip = k - done - cap
                 self.evicted += skip
+                if self._attribute:
+                    self._count_evicted(obj_cols[0], obj_cols[1], done, done + skip)
                 done += skip
                 continue
             # Only a ring without a byte budget gets here, so it is exactly full.
             pos = (self._start + self._count) % plen
             m = min(k - done, plen - pos)
+            if self._attribute:
+                self._count_evicted(self._objs[0], self._objs[1], pos, pos + m)
             for col, vals in columns:
                 col[pos:pos + m] = vals[done:done + m]
             self._start = (self._start + m) % plen
@@ -188,6 +197,15 @@ class EventRing:
         self._start = (s + 1) % len(self._ctx)
         self._count -= 1
         self.evicted += 1
+        if self._attribute:
+            key = (self._objs[0][s], self._objs[1][s])
+            self.evicted_by[key] = self.evicted_by.get(key, 0) + 1
+
+    def _count_evicted(self, types, clients, lo: int, hi: int) -> None:
+        """Attribute the evicted rows [lo, hi) of the given columns (one C-level count per batch)."""
+        by = self.evicted_by
+        for key, n in Counter(zip(types[lo:hi], clients[lo:hi])).items():
+            by[key] = by.get(key, 0) + n
 
     # -- reading ---------------------------------------------------------------------
 

@@ -44,12 +44,14 @@ def make_sources(specs: list[str], pipeline, speed: float = 0.0, config=None) ->
                 raise SourceError("replay needs a file: --source replay:PATH (or replay:- for stdin)")
             replay_paths.append((arg, spec))
         elif kind in ("eslogger", "native"):
-            if sys.platform != "darwin":
-                raise SourceError(f"the {kind} source needs macOS; on {sys.platform} use --source replay:PATH")
             if kind == "eslogger":
+                # Importable everywhere: off macOS it runs only an explicitly given binary (a
+                # test double) and says so when there is none.
                 from osq_esf.sources.eslogger import eslogger_sources
 
                 out.extend(eslogger_sources(pipeline, arg, spec, config))
+            elif sys.platform != "darwin":
+                raise SourceError(f"the {kind} source needs macOS; on {sys.platform} use --source replay:PATH")
             else:
                 from osq_esf.sources.native import native_sources
 
