@@ -240,10 +240,12 @@ class Lineage:
 
     # -- resolution ---------------------------------------------------------------------
 
-    def _lookup(self, pid: int, pidversion: int | None, before: int | None, missing: list):
+    def _lookup(self, pid: int, pidversion: int | None, before: int | None, waits: list):
+        """find(), noting in ``waits`` what a later arrival could change: a missing image,
+        or any new image of pid for a lookup by pid alone."""
         rec = self.find(pid, pidversion, before)
-        if rec is None:
-            missing.append((pid, pidversion))
+        if rec is None or pidversion is None:
+            waits.append((pid, pidversion))
         return rec
 
     def _resolve(self, ctx: ProcessContext) -> tuple[tuple, tuple]:
@@ -252,12 +254,12 @@ class Lineage:
             rec = self._record(ctx, "seen")
         else:
             rec.ctx = ctx
-        missing: list = []
+        waits: list = []
         pid, ppid, pv = ctx.pid, ctx.ppid, ctx.pidversion
         parent_pv = ctx.parent_pidversion
         parent = None
         if ppid > 0:
-            parent = self._lookup(ppid, parent_pv, pv, missing)
+            parent = self._lookup(ppid, parent_pv, pv, waits)
             if parent is not None and parent_pv is None:
                 parent_pv = parent.pidversion
         parent_path = parent.ctx.path if parent is not None else (LAUNCHD_PATH if ppid == 1 else None)
@@ -275,7 +277,8 @@ class Lineage:
             fb = rec.forked_by
             adopter = self.records.get(fb) if fb is not None and fb[0] == rppid else None
             if adopter is None:
-                adopter = self._lookup(rppid, None, pv, missing)
+                adopter = self._lookup(rppid, None, pv, waits)
+                waits.append((pid, pv))  # its fork may still come and name the exact image
             rp_pv = adopter.pidversion if adopter is not None else None
             rp_path = adopter.ctx.path if adopter is not None else None
         else:
@@ -285,20 +288,20 @@ class Lineage:
             rpid = ctx.responsible_pid
             if rpid is not None and rpid > 1 and rpid != pid:
                 rppid, rp_pv, reason = rpid, ctx.responsible_pidversion, RESPONSIBLE
-                resp = self._lookup(rpid, rp_pv, None if rp_pv is not None else pv, missing)
+                resp = self._lookup(rpid, rp_pv, None if rp_pv is not None else pv, waits)
                 rp_path = resp.ctx.path if resp is not None else None
             else:
                 rppid, rp_pv, rp_path = 1, parent_pv, parent_path
                 reason = LAUNCHD_JOB if job is not None else UNIX_PARENT
             if not rec.origin_known:
-                missing.append((pid, pv))  # its exec may still come and name a job
+                waits.append((pid, pv))  # its exec may still come and name a job
         hit = ((rppid, rp_pv), (rp_path, reason, job, parent_path))
         cache = self._cache
         if len(cache) >= self.cache_max:
             cache.clear()
             self._waiting.clear()
         cache[ctx] = hit
-        for key in missing:
+        for key in waits:
             self._waiting.setdefault(key, []).append(ctx)
         return hit
 
