@@ -237,22 +237,27 @@ def test_table_bound_evicts_the_oldest_and_re_records_an_active_process():
     assert (9, 90) in lin.records
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(st.lists(st.tuples(st.sampled_from(["fork", "exec", "exit", "open"]), st.integers(2, 6),
                           st.integers(1, 4), st.integers(1, 6), st.integers(1, 4), st.booleans(),
                           st.integers(0, 6)), max_size=40))
 def test_cached_answers_match_a_fresh_resolution(ops):
     """Whatever the order, a cached answer equals what the table says now (nothing evicted)."""
     p, src = pipeline()
+    paths: dict[tuple[int, int], str] = {}  # one execution has one executable, as on a real Mac
+
+    def mk(pid, pv, path, ppid, ppv, oppid, resp):
+        return proc(pid, pv, paths.setdefault((pid, pv), path), ppid, ppv, oppid, resp)
+
     lines = []
     for short, pid, pv, ppid, cpv, platform, oppid in ops:
-        me = proc(pid, pid * 10 + pv, XPCPROXY if platform else f"/bin/p{pid}", ppid if ppid != pid else 1,
-                  ppv=ppid * 10 + 1, oppid=oppid, resp=(oppid or pid, 7))
+        ppid = ppid if ppid != pid else 1
+        me = mk(pid, pid * 10 + pv, XPCPROXY if platform else f"/bin/p{pid}", ppid, ppid * 10 + 1, oppid,
+                (oppid or pid, 7))
         if short == "fork":
-            lines.append(fork(me, proc(pid + 10, (pid + 10) * 10 + cpv, me["executable"]["path"], pid, me["audit_token"]["pidversion"])))
+            lines.append(fork(me, mk(pid + 10, (pid + 10) * 10 + cpv, f"/bin/c{cpv}", pid, pid * 10 + pv, None, None)))
         elif short == "exec":
-            target = proc(pid, pid * 10 + pv + cpv, f"/bin/t{cpv}", me["ppid"], me["parent_audit_token"]["pidversion"],
-                          oppid=oppid, resp=(oppid or pid, 7))
+            target = mk(pid, pid * 10 + pv + cpv, f"/bin/t{cpv}", ppid, ppid * 10 + 1, oppid, (oppid or pid, 7))
             lines.append(exec_(me, target, [f"XPC_SERVICE_NAME=job{cpv}"]))
         else:
             lines.append((exit_ if short == "exit" else open_)(me))
