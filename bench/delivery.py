@@ -1,0 +1,89 @@
+"""P2 delivery: SELECT * of a 100k-row es_open through the UNIX-socket thrift path,
+against osquery-python's TablePlugin serving the very same rows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+from bench.common import RunningExtension, decode_reply, lines, raw_call
+
+TABLE = "es_open"
+
+
+def _opens_until(rows: int):
+    """Mixed corpus lines, up to the one that makes ``rows`` opens."""
+    n = 0
+    for line in lines(rows * 2):
+        yield line
+        if b'"event_type":10,' in line:
+            n += 1
+            if n == rows:
+                return
+
+
+def _sdk_extension(rows_file: str, manager_dir: str):
+    from tests.idl_peer import IdlManager
+
+    sock = os.path.join(manager_dir, "sdk_em")
+    manager = IdlManager(sock).start()
+    env = dict(os.environ, BENCH_ROWS=rows_file, BENCH_TABLE=TABLE)
+    proc = subprocess.Popen([sys.executable, "-m", "bench.sdk_server", "--socket", sock, "--timeout", "10",
+                             "--interval", "5"], env=env, stderr=subprocess.PIPE)
+    if not manager.handler.registered.wait(120):
+        proc.kill()
+        raise RuntimeError("the SDK extension did not register: " + proc.stderr.read().decode())
+    path = f"{sock}.{max(manager.handler.infos)}"
+    deadline = time.monotonic() + 10
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return proc, manager, path
+
+
+def run(rows: int = 100_000, repeat: int = 3, sdk_repeat: int = 2) -> dict:
+    ext = RunningExtension(_opens_until(rows), capacity=rows * 2)
+    try:
+        request = {"action": "generate", "context": json.dumps({})}
+        ours = float("inf")
+        for _ in range(repeat):
+            buf, t = raw_call(ext.path, TABLE, request)
+            ours = min(ours, t)
+        t = time.perf_counter()
+        reply = decode_reply(buf)
+        client_decode = time.perf_counter() - t
+        got = reply.response
+        if len(got) != rows:
+            raise RuntimeError(f"es_open sent {len(got)} rows, expected {rows}")
+        reply_bytes = len(buf)
+        rows_file = os.path.join(ext.dir, "rows.json")
+        with open(rows_file, "w") as f:
+            json.dump(got, f)
+        del got, reply, buf
+        proc, manager, path = _sdk_extension(rows_file, ext.dir)
+        try:
+            sdk = float("inf")
+            for _ in range(sdk_repeat):
+                sbuf, t = raw_call(path, TABLE, request)
+                sdk = min(sdk, t)
+            sdk_rows = len(decode_reply(sbuf).response)
+            if sdk_rows != rows:
+                raise RuntimeError(f"the SDK sent {sdk_rows} rows, expected {rows}")
+            sdk_bytes = len(sbuf)
+        finally:
+            proc.kill()
+            proc.wait()
+            manager.stop()
+    finally:
+        ext.close()
+    figure, baseline = rows / ours, rows / sdk
+    ratio = figure / baseline
+    return {
+        "id": "P2", "name": "delivery", "unit": "rows/s", "figure": figure, "baseline": baseline,
+        "baseline_name": "osquery-python TablePlugin + start_extension, same rows",
+        "ratio": ratio, "target": ">= 10x and >= 500k rows/s", "met": ratio >= 10 and figure >= 500_000,
+        "details": {"rows": rows, "seconds": ours, "sdk_seconds": sdk, "reply_bytes": reply_bytes,
+                    "sdk_reply_bytes": sdk_bytes, "client_decode_seconds": client_decode},
+    }

@@ -1,0 +1,74 @@
+"""P4 memory: RSS growth per buffered event, per table, each in a fresh process.
+
+The child makes its lines first, then reads RSS, ingests them into rings big enough
+to keep all, collects garbage and reads RSS again.  Freed decode garbage that the
+allocator keeps counts against us, so the figures are upper bounds.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import subprocess
+import sys
+
+import orjson
+
+from bench.common import app_pipeline, feed, lines, rss_bytes
+
+# (label, event type, strip env from execs, target bytes/event or None)
+CASES = (
+    ("open", "open", False, 200),
+    ("write", "write", False, 200),
+    ("exec (no env)", "exec", True, 1024),
+    ("exec (with env)", "exec", False, None),
+    ("fork", "fork", False, None),
+    ("exit", "exit", False, None),
+)
+
+
+def _child(kind: str, strip_env: bool, events: int) -> dict:
+    corpus = list(lines(events, only=kind, seed=7))
+    if strip_env:
+        out = []
+        for line in corpus:
+            m = orjson.loads(line)
+            m["event"]["exec"]["env"] = []
+            out.append(orjson.dumps(m) + b"\n")
+        corpus = out
+    p = app_pipeline(events)
+    gc.collect()
+    before = rss_bytes()
+    st = feed(p, corpus)
+    gc.collect()
+    after = rss_bytes()
+    table = p.tables["es_" + kind]
+    return {"events": st.events, "buffered": len(table.ring), "rss_growth": after - before,
+            "bytes_per_event": (after - before) / max(1, len(table.ring))}
+
+
+def run(events: int = 100_000) -> dict:
+    per = {}
+    met = True
+    worst = 0.0
+    for label, kind, strip, target in CASES:
+        n = events // 2 if kind == "exec" else events
+        out = subprocess.run([sys.executable, "-m", "bench.memory", kind, str(int(strip)), str(n)],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r["target"] = target
+        per[label] = r
+        if target is not None:
+            worst = max(worst, r["bytes_per_event"] / target)
+            met = met and r["bytes_per_event"] <= target
+    return {
+        "id": "P4", "name": "memory", "unit": "B/event (open)", "figure": per["open"]["bytes_per_event"],
+        "baseline": None, "baseline_name": "", "ratio": None,
+        "target": "<= 200 B open/write, <= 1 KB exec without env", "met": met,
+        "details": {"per_table": per, "worst_fraction_of_target": worst},
+    }
+
+
+if __name__ == "__main__":
+    kind, strip, n = sys.argv[1], sys.argv[2] == "1", int(sys.argv[3])
+    print(json.dumps(_child(kind, strip, n)))

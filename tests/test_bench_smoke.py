@@ -1,0 +1,36 @@
+"""``python -m bench --quick``: every benchmark runs at a tiny size and reports its figures
+in the documented structure.  No timing is asserted here; speed lives in the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from tests.conftest import REPO
+
+KEYS = {"id", "name", "unit", "figure", "baseline", "baseline_name", "ratio", "target", "met", "details"}
+
+
+def test_quick_bench_writes_every_result(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bench", "--quick", "--out", str(tmp_path)], cwd=REPO,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads((tmp_path / "latest.json").read_text())
+    assert doc["quick"] is True and doc["machine"]["cores"] >= 1
+    results = {r["id"]: r for r in doc["results"]}
+    assert sorted(results) == ["P1", "P2", "P3", "P4", "P5"]
+    for r in results.values():
+        assert set(r) == KEYS, r["id"]
+        assert isinstance(r["figure"], float) and r["figure"] > 0
+        assert isinstance(r["met"], bool)
+    assert results["P1"]["details"]["events"] == 2000
+    assert results["P2"]["details"]["rows"] == 2000
+    assert 0 < results["P3"]["details"]["rows_selected"] <= 20_000 // 100
+    assert results["P5"]["details"]["pings"] >= 1
+    per = results["P4"]["details"]["per_table"]
+    assert per["open"]["buffered"] == per["open"]["events"] == 2000
+    md = (tmp_path / "performance.md").read_text()
+    for r in results.values():  # the document shows what the run printed
+        assert f"| {r['id']} | {r['name']} |" in md
+    assert "P1" in out.stdout and "met" in out.stdout
