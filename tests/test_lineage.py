@@ -301,3 +301,12 @@ def test_xpc_service_label():
     assert xpc_service_label(["XPC_SERVICE_NAME=0"]) is None
     assert xpc_service_label(["XPC_SERVICE_NAME="]) is None
     assert xpc_service_label([]) is None
+
+
+def test_live_clients_keep_fork_exec_exit_when_only_file_events_are_asked_for():
+    from osq_esf.sources.eslogger import configured_clients
+
+    only_files = parse_config('[clients]\nfiles = ["open", "write"]\n')
+    assert configured_clients(only_files) == {"files": ["open", "write"], "process": ["exec", "fork", "exit"]}
+    off = parse_config('[clients]\nfiles = ["open"]\n[lineage]\nprocess_events = false\n')
+    assert configured_clients(off) == {"files": ["open"]}
