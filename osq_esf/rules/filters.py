@@ -53,6 +53,8 @@ def render(node) -> str:
     kind = node[0]
     if kind == "leaf":
         _, column, op, value = node
+        if isinstance(value, tuple):
+            value = value[0] if len(value) == 1 else list(value)
         return f"{column} {op} {value!r}"
     if kind == "not":
         return f"not({render(node[1])})"
@@ -99,9 +101,7 @@ def _parse_node(raw, at: str, types: dict[str, str]) -> tuple:
             raise RuleError(where, f"{op} needs a text column; {column} is numeric")
         if op == "regex":
             base.regex(value, where)
-        elif op == "glob":
-            value = base.strings(value, where)
-        else:
+        else:  # prefix and glob take one string or a list (any of them)
             value = base.strings(value, where)
     elif op in NUMERIC_OPS:
         if not numeric:

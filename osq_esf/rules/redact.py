@@ -33,7 +33,7 @@ KINDS = ("env_name", "arg_flag", "pattern")
 SECRET_WORDS = {
     "token": r"token",
     "secret": r"secret",  # also AWS_SECRET_ACCESS_KEY, CLIENT_SECRET
-    "password": r"passw(?:or)?d|passphrase",
+    "password": r"passw(?:or)?d|passphrase|(?:^|[^a-z])pass(?:$|[^a-z])",  # also --pass, SSH_PASS
     "api-key": r"api[-_]?key",
     "private-key": r"private[-_]?key",
     "credential": r"credential",
@@ -41,13 +41,16 @@ SECRET_WORDS = {
 BUILTIN: tuple[tuple[str, str, str], ...] = (
     *((f"env-{c}", "env_name", w) for c, w in SECRET_WORDS.items()),
     *((f"arg-{c}", "arg_flag", w) for c, w in SECRET_WORDS.items()),
-    ("arg-password", "arg_flag", r"^pass$"),  # openssl/sshpass-style --pass (same rule name)
     # scheme://user:password@host: only the password is masked.
     ("url-credentials", "pattern", r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<secret>[^\s@/]+)@"),
     # curl -H "Authorization: Bearer x" and friends.
     ("auth-header", "pattern", r"[Aa]uthorization:\s*(?P<secret>.+)"),
 )
-BUILTIN_NAMES = tuple(dict.fromkeys(n for n, _, _ in BUILTIN))
+BUILTIN_NAMES = tuple(n for n, _, _ in BUILTIN)
+# Plain words every text a built-in rule can act on contains (the search that lets the
+# usual exec skip the split); config rules derive theirs from their regex.
+BUILTIN_HINTS = "|".join([*SECRET_WORDS.values(), "pass", "://", "authorization:"]).replace(
+    "|(?:^|[^a-z])pass(?:$|[^a-z])", "")
 
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 _FLAG = re.compile(r"--?([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?", re.S)
@@ -168,7 +171,9 @@ class Redactor:
         # Any text a rule could act on matches this union; a text that does not is left
         # alone without being split.  A rule whose regex cannot join the union safely
         # (inner anchors, inline flags, lookarounds) makes every text go through the split.
-        parts = [_trigger_part(r.regex, r.kind) for r in rules]
+        parts = [_trigger_part(r.regex, r.kind) for r in rules if r.origin != "default"]
+        if any(r.origin == "default" for r in rules):
+            parts.append(BUILTIN_HINTS)
         if any(p is None for p in parts):
             self._trigger = None
         else:
