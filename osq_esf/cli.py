@@ -54,6 +54,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="replay the bundled (generated) recording and run illuminating queries")
     demo.add_argument("--format", choices=("table", "json", "csv"), default="table")
+
+    doctor = sub.add_parser("doctor", help="check what live events need here (macOS, root, eslogger, Full Disk Access, osquery)")
+    doctor.add_argument("--config", metavar="FILE", help="TOML configuration to check and use")
+    doctor.add_argument("--socket", help="osquery's extension manager socket (default: the usual paths)")
     return ap
 
 
@@ -80,6 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         from osq_esf.commands import cmd_demo
 
         return cmd_demo(args)
+    if args.command == "doctor":
+        from osq_esf.doctor import main as doctor
+
+        return doctor(args.config, args.socket)
     ap.error(f"unknown command {args.command}")
     return 2
 
