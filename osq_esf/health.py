@@ -51,7 +51,7 @@ class ClientCounts:
         self.seq_gaps = self.lost = self.regressions = self.restarts = 0
         self.last_seq: int | None = None  # global_seq_num
         self.unreported = self.unreported_regressions = 0
-        self.last_warning = 0.0
+        self.last_warning = float("-inf")
 
 
 def _step(counts, seq: int) -> int:
