@@ -114,13 +114,18 @@ class Lineage:
             self._process_event(short, msg, ctx)
         hit = self._cache.get(ctx)
         if hit is None:
+            self._tick(msg)  # so a process first met here gets its first_seen
             hit = self._resolve(ctx)
         return hit
 
-    def _process_event(self, short: str, msg, ctx: ProcessContext) -> None:
+    def _tick(self, msg) -> int:
         sec = parse_time(msg.time)[0]
         if sec > self.now:
             self.now = sec
+        return sec
+
+    def _process_event(self, short: str, msg, ctx: ProcessContext) -> None:
+        sec = self._tick(msg)
         if short == "fork":
             self._record(ctx, "seen")
             child = self._record_process(msg.event.fork.child, "fork")
