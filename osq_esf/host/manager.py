@@ -13,7 +13,6 @@ import logging
 import os
 import socket
 import threading
-import time
 from typing import Iterable, Mapping
 
 from osquery.extensions import ExtensionManager
@@ -106,7 +105,8 @@ class Host:
             return
         self._stopping.set()
         if self._started:
-            self._watcher.join()
+            # A ping to a stopped extension can block for thrift_timeout.
+            self._watcher.join(self.shutdown_timeout)
             for uuid in list(self.registry.extensions()):
                 calls.shutdown_extension(self.extension_socket(uuid), self.shutdown_timeout)
             self._server.stop()
@@ -229,6 +229,8 @@ class Host:
                 checked.add(uuid)
                 if exists and calls.ping_extension(path, self._thrift_timeout()):
                     continue
+                if self._stopping.is_set():
+                    return
                 log.info("Extension UUID %d has gone away", uuid)
                 self.registry.deregister(uuid)
                 checked.discard(uuid)
@@ -394,12 +396,3 @@ class _Server:
             with contextlib.suppress(OSError):
                 conn.close()
 
-
-def wait_until(predicate, timeout: float, step: float = 0.02) -> bool:
-    """Poll `predicate` until true or `timeout` seconds pass."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(step)
-    return True

@@ -55,3 +55,6 @@ def make_raw(host):
     yield make
     for ext in exts:
         ext.stop()
+
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

@@ -48,7 +48,10 @@ class _Handler(Extension.Iface):
             return ExtensionResponse(ExtensionStatus(0, "OK", self.ext.uuid), table["routes"])
         reply = table.get("reply")
         if callable(reply):
-            code, message, rows = reply(dict(request))
+            answer = reply(dict(request))
+            if isinstance(answer, ExtensionResponse):
+                return answer  # verbatim, however malformed
+            code, message, rows = answer
         else:
             code, message, rows = 0, "OK", table.get("rows", [])
         return ExtensionResponse(ExtensionStatus(code, message, self.ext.uuid), rows)
@@ -69,7 +72,8 @@ class RawExtension:
     """Register `tables` with the manager at `manager_socket` and serve them.
 
     `tables` maps a table name to {"routes": [...], "rows": [...]} or
-    {"routes": [...], "reply": fn(request) -> (code, message, rows)}.
+    {"routes": [...], "reply": fn(request) -> (code, message, rows) or an
+    ExtensionResponse sent as is}.
     """
 
     def __init__(self, manager_socket: str, name: str = "raw", tables: dict | None = None,

@@ -218,3 +218,51 @@ def test_write_requests_match_xupdate(make_raw, host):
 def test_core_tables_are_read_only(host):
     with pytest.raises(apsw.SQLError, match="table time may not be modified"):
         host.query("DELETE FROM time")
+
+
+def test_malformed_replies_do_not_hurt_the_host(make_raw, host):
+    from osquery.extensions.ttypes import ExtensionResponse
+
+    def explode(req):
+        raise RuntimeError("handler bug")
+
+    make_raw({"nostatus": {"routes": ROUTES, "reply": lambda req: ExtensionResponse(None, None)},
+              "explodes": {"routes": ROUTES, "reply": explode}})
+    assert host.query("SELECT * FROM nostatus").rows == []
+    with pytest.raises(apsw.SQLError, match="^Extension call failed: Internal error$"):
+        host.query("SELECT * FROM explodes")
+    assert host.query("SELECT count(*) FROM time").rows == [(1,)]
+
+
+def test_garbage_speaking_socket_is_not_available(host, socket_dir):
+    import socket
+    import threading
+
+    from osquery.extensions.ttypes import InternalExtensionInfo
+
+    from osq_esf.host.protocol import manager_client
+
+    with manager_client(host.socket_path, 5) as client:
+        uuid = client.registerExtension(InternalExtensionInfo("junk", "1", "", ""),
+                                        {"table": {"junk": ROUTES}}).uuid
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(host.extension_socket(uuid))
+    listener.listen(4)
+
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.recv(4096)
+            conn.sendall(b"\x00\x00\x00\x07garbage!!")
+            conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    try:
+        with pytest.raises(apsw.SQLError, match="^Extension socket not available: "):
+            host.query("SELECT * FROM junk")
+        assert host.query("SELECT count(*) FROM time").rows == [(1,)]
+    finally:
+        listener.close()

@@ -1,0 +1,146 @@
+"""Output formats (osqueryi pretty/json/csv), the shell loop and the osqueryi engine."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import stat
+import subprocess
+import sys
+
+import pytest
+
+from osq_esf.host import Result, Shell, format_csv, format_json, format_result, format_table
+from osq_esf.host import osqueryi
+
+RESULT = Result(["name", "pid", "ratio", "note"],
+                [("launchd", 1, 0.5, None), ("kernel_task", 0, 2.0, 'say "hi", ok'),
+                 ("é", -12, 1e20, "")])
+
+
+def test_table_matches_osqueryi_pretty_print():
+    assert format_table(RESULT) == (
+        "+-------------+-----+---------+--------------+\n"
+        "| name        | pid | ratio   | note         |\n"
+        "+-------------+-----+---------+--------------+\n"
+        "| launchd     | 1   | 0.5     |              |\n"
+        '| kernel_task | 0   | 2.0     | say "hi", ok |\n'
+        "| é           | -12 | 1.0e+20 |              |\n"
+        "+-------------+-----+---------+--------------+\n")
+
+
+def test_table_of_nothing_is_nothing():
+    assert format_table(Result(["a"], [])) == ""
+
+
+def test_json_matches_osqueryi():
+    text = format_json(RESULT)
+    assert text.splitlines()[1] == '  {"name":"launchd","note":"","pid":"1","ratio":"0.5"},'
+    assert json.loads(text) == [
+        {"name": "launchd", "pid": "1", "ratio": "0.5", "note": ""},
+        {"name": "kernel_task", "pid": "0", "ratio": "2.0", "note": 'say "hi", ok'},
+        {"name": "é", "pid": "-12", "ratio": "1.0e+20", "note": ""},
+    ]
+    assert format_json(Result(["a"], [])) == "[\n\n]\n"
+
+
+def test_csv_quotes_like_the_sqlite_shell():
+    assert format_csv(RESULT) == (
+        "name,pid,ratio,note\n"
+        "launchd,1,0.5,\n"
+        'kernel_task,0,2.0,"say ""hi"", ok"\n'
+        '"é",-12,1.0e+20,\n')
+    assert format_csv(Result(["a b"], [("x|y",)]), separator="|") == '"a b"\n"x|y"\n'
+    assert format_csv(Result(["a"], [])) == ""
+
+
+def test_format_result_dispatch():
+    assert format_result(RESULT, "csv") == format_csv(RESULT)
+    with pytest.raises(ValueError, match="unknown output mode"):
+        format_result(RESULT, "xml")
+
+
+class FakeBackend:
+    def __init__(self):
+        self.statements = []
+
+    def query_all(self, sql):
+        self.statements.append(sql)
+        if "boom" in sql:
+            raise RuntimeError("near \"boom\": syntax error")
+        return [Result(["x"], [(1,)]), Result([], [])]
+
+    def table_names(self):
+        return ["a_table", "time"]
+
+    def table_schema(self, name):
+        return {"time": "CREATE TABLE time(`x` TEXT)"}.get(name)
+
+
+def test_shell_multiline_commands_and_prompts():
+    backend = FakeBackend()
+    stdin = io.StringIO(".help\n.schema time\n.schema nope\nSELECT\n1;\n.mode csv\nSELECT 1; SELECT 2;\n"
+                        ".mode xml\n.bogus\nboom;\nSELECT 3\n")
+    stdout, stderr = io.StringIO(), io.StringIO()
+    status = Shell(backend, stdin, stdout, stderr, prompt=True).run()
+    assert backend.statements == ["SELECT\n1;\n", "SELECT 1; SELECT 2;\n", "boom;\n", "SELECT 3\n"]
+    assert status == 0  # the unterminated last statement still runs, and succeeds
+    out = stdout.getvalue()
+    assert out.startswith("osquery> .help ")
+    assert ".tables          list the tables" in out
+    assert "CREATE TABLE time(`x` TEXT);\n" in out
+    assert "    ...> " in out  # continuation prompt for the two-line statement
+    assert "+---+\n| x |\n+---+\n| 1 |\n+---+\n" in out and "x\n1\n" in out
+    assert stderr.getvalue() == ("Error: mode should be one of: table json csv\n"
+                                 'Error: unknown command: ".bogus". Enter ".help" for help\n'
+                                 'Error: near "boom": syntax error\n')
+
+
+def test_shell_tables_filter_and_quit():
+    stdout = io.StringIO()
+    Shell(FakeBackend(), io.StringIO(".tables ti\n.quit\n.tables\n"), stdout, io.StringIO(),
+          prompt=False).run()
+    assert stdout.getvalue() == "  => time\n"
+
+
+# -- osqueryi engine (the binary itself is absent here) ----------------------------------
+
+
+def test_wrapper_execs_the_prefix_with_osqueryi_flags(tmp_path):
+    record = tmp_path / "argv.json"
+    prefix = [sys.executable, "-c",
+              "import json,sys; json.dump(sys.argv[1:], open(%r, 'w'))" % str(record), "a b"]
+    wrapper = osqueryi.write_wrapper(prefix, str(tmp_path), "osq_esf")
+    assert wrapper.endswith("/osq_esf.ext")
+    mode = os.stat(wrapper).st_mode
+    assert mode & stat.S_IXUSR and not mode & stat.S_IWOTH
+    subprocess.run([wrapper, "--socket", "/s", "--timeout", "3", "--interval", "3"], check=True)
+    assert json.loads(record.read_text()) == ["a b", "--socket", "/s", "--timeout", "3",
+                                              "--interval", "3"]
+
+
+def test_osqueryi_argv():
+    argv = osqueryi.build_argv("/usr/bin/osqueryi", "/t/osq_esf.ext", "osq_esf", "/t/shell.em",
+                               "SELECT 1", timeout=5, interval=2)
+    assert argv == ["/usr/bin/osqueryi", "--extension", "/t/osq_esf.ext", "--allow_unsafe",
+                    "--extensions_require=osq_esf", "--extensions_socket=/t/shell.em",
+                    "--extensions_timeout=5", "--extensions_interval=2", "--json", "SELECT 1"]
+
+
+def test_osqueryi_json_parsing():
+    result = osqueryi.parse_json_output('[\n  {"b":"2","a":"1"},\n  {"a":"3"}\n]\n')
+    assert (result.columns, result.rows) == (["a", "b"], [("1", "2"), ("3", "")])
+    assert osqueryi.parse_json_output("").rows == []
+
+
+@pytest.mark.skipif(shutil.which("osqueryi") is None, reason="osqueryi is not installed")
+def test_real_osqueryi_runs_the_sdk_extension():
+    from tests.host.conftest import REPO
+
+    wrapper_prefix = ["/usr/bin/env", "PYTHONPATH=" + REPO, sys.executable, "-m",
+                      "tests.host.sdk_extension"]
+    result = osqueryi.run_query(wrapper_prefix, "SELECT name FROM sdk_procs WHERE pid = 1",
+                                extension_name="sdk_test")
+    assert result.rows == [("launchd",)]
