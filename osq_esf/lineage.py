@@ -358,13 +358,19 @@ class ProcessesTable(StatusTable):
         used = plan.cols_used
         chain = used is None or "ancestry" in used or "ancestry_json" in used
         names = self.spec.column_names
-        with self.lock:
+        with self.lock:  # the lineage stage mutates the table under the pipeline's lock
             rows = [self._row(r, chain) for r in list(self.lineage.records.values())
                     if plan.pids is None or r.pid in plan.pids]
+        if chain:  # formatting the chains is the costly part: outside the lock
+            for r in rows:
+                steps = r["ancestry_json"]
+                r["ancestry"] = ancestry_text(steps)
+                r["ancestry_json"] = json.dumps(steps, separators=(",", ":"))
         rows = [{k: r.get(k) for k in names} for r in rows]
         return len(rows), encode_dict_rows(rows)
 
     def _row(self, rec: ProcessRecord, chain: bool) -> dict:
+        """The row of a record; with ``chain``, its ancestry steps (formatted by generate)."""
         lin = self.lineage
         c = rec.ctx
         (rppid, rp_pv), (rp_path, reason, job, parent_path) = lin.resolution(rec)
@@ -380,7 +386,5 @@ class ProcessesTable(StatusTable):
             "launchd_job": job,
         }
         if chain:
-            steps = lin.ancestry(rec)
-            row["ancestry"] = ancestry_text(steps)
-            row["ancestry_json"] = json.dumps(steps, separators=(",", ":"))
+            row["ancestry_json"] = lin.ancestry(rec)
         return row

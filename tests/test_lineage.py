@@ -101,9 +101,31 @@ def answer(r: dict) -> tuple:
 
 
 def processes(p: Pipeline) -> dict[tuple[int, int], dict]:
+    """es_processes rows by (pid, pidversion), as generate encodes them (all values as text)."""
     table = ProcessesTable(SPECS["es_processes"], p.lineage, p.lock)
-    with p.lock:
-        return {k: table._row(r, True) for k, r in p.lineage.records.items()}
+    n, body = table.generate("{}")
+    rows = decode_rows(body, n)
+    return {(int(r["pid"]), int(r["pidversion"])): r for r in rows}
+
+
+def decode_rows(body: bytes, n: int) -> list[dict]:
+    """The thrift list<map<string,string>> body the encoder wrote, back to dicts."""
+    import struct
+
+    out, i = [], 0
+    for _ in range(n):
+        count = struct.unpack_from(">i", body, i + 2)[0]
+        i += 6
+        row = {}
+        for _ in range(count):
+            kl = struct.unpack_from(">i", body, i)[0]
+            k = body[i + 4:i + 4 + kl].decode()
+            i += 4 + kl
+            vl = struct.unpack_from(">i", body, i)[0]
+            row[k] = body[i + 4:i + 4 + vl].decode()
+            i += 4 + vl
+        out.append(row)
+    return out
 
 
 # -- the fixture -----------------------------------------------------------------------------
@@ -125,6 +147,7 @@ def test_lineage_fixture_resolves_every_case():
     assert [s["reason"] for s in json.loads(procs[(420, 4202)]["ancestry_json"])] == \
         ["responsible_process", "launchd_job"]
     assert procs[(410, 4101)]["state"] == "replaced" and procs[(410, 4102)]["caller_path"] == XPCPROXY
+    assert procs[(430, 4301)]["rp_reason"] == "adopted" and procs[(430, 4301)]["rp_pidversion"] == "4010"
 
 
 def test_fixture_through_the_protocol(extension_factory):
