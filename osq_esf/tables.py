@@ -8,10 +8,11 @@ its row count, which the extension server wraps into the thrift reply.
 from __future__ import annotations
 
 from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import Callable
 
 from osq_esf.extension.constraints import Plan, plan_from_context
-from osq_esf.extension.encode import ColumnEncoder, encode_dict_rows, map_header, process_blob, string
+from osq_esf.extension.encode import ColumnEncoder, encode_dict_rows, map_headers, process_blob, string
 from osq_esf.process import PROCESS_COLUMNS
 from osq_esf.rings import NULL_INT, EventRing
 from osq_esf.schema import SpecError, TableSpec
@@ -28,6 +29,10 @@ LINEAGE_GROUPS = ("lineage", "lineage_parent")
 LINEAGE_NULLS = ((None,) * len(LINEAGE_INTS), (None,) * len(LINEAGE_OBJS))
 # Integer columns whose values rarely repeat: caching their encodings would only churn.
 _UNIQUE_INTS = {"eid", "time_nsec", "seq_num", "global_seq_num", "mach_time"}
+# Rows per encoded chunk of a generate reply: big enough for C-level speed, small enough
+# that a chunk's join (about a millisecond) never keeps a ping waiting.
+CHUNK_ROWS = 2048
+_ENCODED, _FIRST, _SECOND = attrgetter("encoded"), itemgetter(0), itemgetter(1)
 
 
 class EventTable:
@@ -67,15 +72,22 @@ class EventTable:
 
     def generate(self, context) -> tuple[int, bytes]:
         """Rows for a generate request: (count, encoded maps)."""
+        n, chunks = self.generate_chunks(context)
+        return n, b"".join(chunks)
+
+    def generate_chunks(self, context):
+        """(count, iterator of encoded row chunks): the rows are encoded while being sent.
+
+        Only the snapshot is taken under the lock.  Chunks of CHUNK_ROWS keep each
+        C-level join short, so other threads (a ping) get the GIL between them, and
+        the reply never exists whole in memory.
+        """
         plan = plan_from_context(context)
         if plan.empty:
-            return 0, b""
+            return 0, iter(())
         with self.ring.lock:
             lo, hi = self.ring.bounds(plan.time_lo, plan.time_hi, plan.eid_lo, plan.eid_hi)
             snap = self.ring.snapshot(lo, hi)
-        return self.encode(snap, plan)
-
-    def encode(self, snap, plan: Plan) -> tuple[int, bytes]:
         ctxs, eids, times, cols = snap.ctx, snap.eid, snap.time, snap.cols
         if plan.pids is not None:
             keep = [i for i, c in enumerate(ctxs) if c.pid in plan.pids]
@@ -86,46 +98,69 @@ class EventTable:
                 cols = [[col[i] for i in keep] for col in cols]
         n = len(ctxs)
         if n == 0:
+            return 0, iter(())
+        return n, (self._encode_rows(ctxs[a:a + CHUNK_ROWS], eids[a:a + CHUNK_ROWS], times[a:a + CHUNK_ROWS],
+                                     [c[a:a + CHUNK_ROWS] for c in cols], plan.cols_used)
+                   for a in range(0, n, CHUNK_ROWS))
+
+    def encode(self, snap, plan: Plan) -> tuple[int, bytes]:
+        """Encode a whole snapshot (``plan`` supplies cols_used; ranges were applied by the snapshot)."""
+        if snap.n == 0:
             return 0, b""
-        used = plan.cols_used
+        return snap.n, self._encode_rows(snap.ctx, snap.eid, snap.time, snap.cols, plan.cols_used)
+
+    def _encode_rows(self, ctxs, eids, times, cols, used) -> bytes:
+        """Rows as thrift maps, byte for byte what TBinaryProtocol writes for the same dicts.
+
+        Every column becomes one or two streams of pieces made by C-level maps; the
+        rows are then one join over the streams zipped together.
+        """
         want = (lambda name: True) if used is None else (lambda name: name in used)
         streams = []
-        counts = [0] * n
-        if used is None or not used.isdisjoint(PROCESS_COLUMNS):
-            blobs = []
-            for i, c in enumerate(ctxs):
-                enc = c.encoded
-                if enc is None:
-                    enc = c.encoded = process_blob(c, self._proc_keys, self._proc_numeric)
-                counts[i] = enc[0]
-                blobs.append(enc[1])
-            streams.append(blobs)
         fixed = 0
+        counts = None
+        if used is None or not used.isdisjoint(PROCESS_COLUMNS):
+            encs = list(map(_ENCODED, ctxs))
+            if None in encs:  # first time this process is sent: encode its columns once
+                for c in {id(c): c for c, e in zip(ctxs, encs) if e is None}.values():
+                    c.encoded = process_blob(c, self._proc_keys, self._proc_numeric)
+                encs = list(map(_ENCODED, ctxs))
+            counts = list(map(_FIRST, encs))
+            streams.append(list(map(_SECOND, encs)))
         if want("eid"):
-            streams.append(self._enc["eid"].unique_int_pieces(eids, NULL_INT))
+            streams += self._enc["eid"].unique_int_streams(eids, NULL_INT)
             fixed += 1
         if want("time"):
-            streams.append(self._enc["time"].pieces(times))
+            streams.append(self._enc["time"].int_pieces(times))
             fixed += 1
         for name, col in zip(self.int_names, cols):
             if want(name):
                 enc = self._enc[name]
                 if name in _UNIQUE_INTS:
-                    streams.append(enc.unique_int_pieces(col, NULL_INT))
+                    streams += enc.unique_int_streams(col, NULL_INT)
                 else:
-                    streams.append(enc.pieces([None if v == NULL_INT else v for v in col]))
+                    streams.append(enc.int_pieces(col))
                 fixed += 1
+        nulls = []  # per text column with some NULLs: the rows that leave it out
         for name, col in zip(self.obj_names, cols[len(self.int_names):]):
             if want(name):
                 enc = self._enc[name]
+                if enc.nullable_text and None in col:
+                    if col.count(None) == len(col):
+                        continue  # NULL in every row: no stream, no entry
+                    nulls.append([i for i, v in enumerate(col) if v is None])
                 streams.append(enc.pieces(col))
                 fixed += 1
-                if enc.nullable_text and None in col:
-                    for i, v in enumerate(col):
-                        if v is None:
-                            counts[i] -= 1
-        headers = [map_header(fixed + c) for c in counts]
-        return n, b"".join(chain.from_iterable(zip(headers, *streams)))
+        n = len(ctxs)
+        if counts is None:
+            counts = [fixed] * n
+        else:
+            counts = list(map(fixed.__add__, counts))
+        for rows in nulls:
+            for i in rows:
+                counts[i] -= 1
+        headers = map_headers(counts)
+        return b"".join(chain.from_iterable(zip(headers, *streams)))
 
 
 class StatusTable:

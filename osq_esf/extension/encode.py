@@ -24,6 +24,13 @@ def map_header(count: int) -> bytes:
     return _MAP_HEADERS[count] if count < 256 else bytes((T_STRING, T_STRING)) + _I32.pack(count)
 
 
+def map_headers(counts: list[int]) -> list[bytes]:
+    """map_header for every count, by table lookup when all are small."""
+    if max(counts) < 256:
+        return list(map(_MAP_HEADERS.__getitem__, counts))
+    return [map_header(c) for c in counts]
+
+
 def string(b: bytes) -> bytes:
     return _I32.pack(len(b)) + b
 
@@ -71,44 +78,66 @@ def reply_call(seqid: int, code: int, message: str, uuid: int, row_count: int, r
     return [head, rows, bytes((T_STOP, T_STOP))]
 
 
-class ColumnEncoder:
-    """Turns one column of a snapshot into per-row ``key + value`` pieces."""
+class _Pieces(dict):
+    """value -> encoded piece; a miss is made by ``make`` and kept while there is room.
 
-    __slots__ = ("key", "cache", "nullable_text")
+    Lookups go through ``dict.__getitem__`` from ``map``, so a hit costs no Python
+    frame at all; only a miss runs ``__missing__``.
+    """
 
-    def __init__(self, name: str, numeric: bool):
-        self.key = string(name.encode())
-        self.cache: dict = {}
-        # NULL in a numeric column may be sent as "" (osquery reads it as NULL) and keeps
-        # the map size constant; a TEXT NULL must be left out of the map.
-        self.nullable_text = not numeric
+    __slots__ = ("make", "limit")
 
-    def piece(self, v) -> bytes:
-        p = self.cache.get(v)
-        if p is None:
-            if v is None:
-                p = b"" if self.nullable_text else self.key + string(b"")
-            else:
-                p = self.key + string(text(v))
-            if len(self.cache) < 65536:
-                self.cache[v] = p
+    def __init__(self, make, limit: int = 65536):
+        super().__init__()
+        self.make, self.limit = make, limit
+
+    def __missing__(self, v):
+        p = self.make(v)
+        if len(self) >= self.limit:
+            self.clear()  # e.g. `time` over a long run: old seconds are not asked for again
+        self[v] = p
         return p
 
-    def pieces(self, values) -> list[bytes]:
-        get = self.cache.get
-        make = self.piece
-        out = [get(v) for v in values]
-        if None in out:  # misses (and NULL text, whose piece is b"") are filled in
-            out = [p if p is not None else make(v) for p, v in zip(out, values)]
-        return out
 
-    def unique_int_pieces(self, values, null) -> list[bytes]:
-        """For columns whose values rarely repeat (eid, sequence numbers): no cache."""
+class ColumnEncoder:
+    """Turns one column of a snapshot into per-row ``key + value`` pieces.
+
+    Every method maps a whole column with C-level ``map`` calls: per cell there is a
+    dict hit, or for unique integers a ``%d`` and a table lookup of the length prefix.
+    """
+
+    __slots__ = ("key", "nullable_text", "null_piece", "objs", "ints", "prefix")
+
+    def __init__(self, name: str, numeric: bool, null_int: int = -(2**63)):
+        self.key = string(name.encode())
+        # NULL in a numeric column may be sent as "" (osquery reads it as NULL) and keeps
+        # the map size constant; a TEXT NULL must be left out of the map (piece b"").
+        self.nullable_text = not numeric
+        self.null_piece = b"" if self.nullable_text else self.key + string(b"")
         key = self.key
-        empty = key + string(b"")
-        pack = _I32.pack
-        strs = [b"%d" % v for v in values]
-        return [empty if v == null else key + pack(len(s)) + s for v, s in zip(values, strs)]
+        self.objs = _Pieces(lambda v: self.null_piece if v is None else key + string(text(v)))
+        self.ints = _Pieces(lambda v: self.null_piece if v == null_int else key + string(b"%d" % v))
+        # key + length for the decimal digits of a 64-bit integer (at most 20 characters)
+        self.prefix = [key + _I32.pack(n) for n in range(21)]
+
+    def pieces(self, values) -> list[bytes]:
+        """An object column (None is NULL)."""
+        return list(map(self.objs.__getitem__, values))
+
+    def int_pieces(self, values) -> list[bytes]:
+        """An integer column whose values repeat (NULL_INT is NULL)."""
+        return list(map(self.ints.__getitem__, values))
+
+    def unique_int_streams(self, values, null: int) -> list[list[bytes]]:
+        """An integer column whose values rarely repeat (eid, sequence numbers), uncached.
+
+        Returns the pieces as streams to interleave: prefixes and digits, so that no
+        per-cell concatenation is made.
+        """
+        if null in values:  # rare (old message versions): the cached path handles NULL
+            return [self.int_pieces(values)]
+        digits = list(map(b"%d".__mod__, values))
+        return [list(map(self.prefix.__getitem__, map(len, digits))), digits]
 
 
 def process_blob(ctx, keys: tuple[bytes, ...], numeric: tuple[bool, ...]) -> tuple[int, bytes]:

@@ -14,6 +14,8 @@ import os
 import socket
 import threading
 import time
+from itertools import chain
+from typing import Iterable
 
 from osquery.extensions import Extension, ExtensionManager
 from osquery.extensions.ttypes import ExtensionResponse, ExtensionStatus, InternalExtensionInfo
@@ -157,8 +159,14 @@ class ExtensionServer:
                     prot.readMessageEnd()
                     pieces = self.reply(seqid, args.registry, args.item, args.request or {})
                     trans.flush()
-                    for p in pieces:
-                        conn.sendall(p)
+                    try:
+                        for p in pieces:
+                            conn.sendall(p)
+                    except OSError:
+                        raise
+                    except Exception:  # a lazily encoded chunk failed: the reply is torn, so close
+                        log.exception("encoding rows of %s failed mid-reply; closing the connection", args.item)
+                        return
                 elif name in self._processor._processMap:
                     self._processor._processMap[name](self._processor, seqid, prot, prot)
                     if self.shutdown_requested:
@@ -179,8 +187,12 @@ class ExtensionServer:
             except OSError:
                 pass
 
-    def reply(self, seqid: int, registry: str, item: str, request: dict) -> list[bytes]:
-        """The encoded reply to ``call``: always a status, never an exception."""
+    def reply(self, seqid: int, registry: str, item: str, request: dict) -> Iterable[bytes]:
+        """The encoded reply to ``call``, as pieces to send in order: always a status, never an exception.
+
+        A generate's row chunks are encoded lazily while sending; should one fail (a bug,
+        not bad input), the connection is closed and osquery sees a failed call.
+        """
 
         def status(code, message, rows=()):
             rows = list(rows)
@@ -194,8 +206,14 @@ class ExtensionServer:
         action = request.get("action", "")
         try:
             if action == "generate":
-                count, body = table.generate(request.get("context", ""))
-                return reply_call(seqid, EXT_SUCCESS, "OK", self.uuid, count, body)
+                chunked = getattr(table, "generate_chunks", None)
+                if chunked is None:
+                    count, body = table.generate(request.get("context", ""))
+                    return reply_call(seqid, EXT_SUCCESS, "OK", self.uuid, count, body)
+                # Rows are encoded chunk by chunk while earlier chunks are being sent.
+                count, chunks = chunked(request.get("context", ""))
+                head, _, tail = reply_call(seqid, EXT_SUCCESS, "OK", self.uuid, count, b"")
+                return chain((head,), chunks, (tail,))
             if action == "columns":
                 return status(EXT_SUCCESS, "OK", table.routes())
             if action in ("insert", "update", "delete"):
