@@ -336,8 +336,8 @@ class EsloggerSource(Source):
                             text = line.decode("utf-8", "replace").strip()
                             if not text:
                                 continue
-                            st.last_error = text
                             why = explain(text)
+                            st.last_error = f"{text}: {why}" if why else text
                             if why and why != explained:
                                 explained = why
                                 log.error("client %s: %s", name, why)
