@@ -7,7 +7,6 @@ its row count, which the extension server wraps into the thrift reply.
 
 from __future__ import annotations
 
-from itertools import chain
 from operator import attrgetter, itemgetter
 from typing import Callable
 
@@ -159,8 +158,13 @@ class EventTable:
         for rows in nulls:
             for i in rows:
                 counts[i] -= 1
-        headers = map_headers(counts)
-        return b"".join(chain.from_iterable(zip(headers, *streams)))
+        # Interleave by extended-slice assignment (C speed), then one join over a list.
+        k = len(streams) + 1
+        out = [b""] * (n * k)
+        out[0::k] = map_headers(counts)
+        for j, stream in enumerate(streams, 1):
+            out[j::k] = stream
+        return b"".join(out)
 
 
 class StatusTable:

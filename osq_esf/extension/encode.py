@@ -136,7 +136,10 @@ class ColumnEncoder:
         """
         if null in values:  # rare (old message versions): the cached path handles NULL
             return [self.int_pieces(values)]
-        digits = list(map(b"%d".__mod__, values))
+        if not len(values):
+            return [[]]
+        # One repr of the whole column renders every integer in C; split gives the digits.
+        digits = str(values if isinstance(values, list) else values.tolist())[1:-1].encode().split(b", ")
         return [list(map(self.prefix.__getitem__, map(len, digits))), digits]
 
 
