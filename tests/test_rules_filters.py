@@ -176,3 +176,16 @@ def test_compiled_filters_agree_with_direct_evaluation(tree, keep, evs):
         match = evaluate(tree, {"filename": file, "uid": uid, "fflag": fflag})
         kept = p.ingest(src, [open_line(file=file, uid=uid, fflag=fflag)])
         assert kept == (1 if match == keep else 0)
+
+
+@pytest.mark.parametrize("order", [("by-file", "by-process"), ("by-process", "by-file")])
+def test_config_order_decides_the_hit_between_process_and_event_filters(order):
+    # A filter on process columns is decided once per process, one on the event's own
+    # columns per event; the first in config order still gets the hit.
+    rules = {"by-file": 'column = "filename"\nprefix = "/tmp/"', "by-process": 'column = "path"\nprefix = "/usr/local/"'}
+    cfg = NO_DEFAULTS + "".join(f'[[filters.rule]]\nname = "{n}"\naction = "drop"\ntables = ["es_open"]\n{rules[n]}\n'
+                                for n in order)
+    p, src = pipeline_with(cfg)
+    assert p.ingest(src, [open_line(file="/tmp/x"), open_line(file="/tmp/y"), open_line(file="/Users/z")]) == 0
+    h = hits(p)
+    assert (h["by-file"], h["by-process"]) == ((2, 1) if order[0] == "by-file" else (0, 3))

@@ -11,7 +11,7 @@ under the pipeline lock, which is also the lock a reload swaps rules under.
 from __future__ import annotations
 
 from osq_esf import events
-from osq_esf.rules.filters import compile_rule
+from osq_esf.rules.filters import compile_rule, process_only
 from osq_esf.rules.mutes import dimension_checks, run_checks
 from osq_esf.rules.redact import Redactor
 
@@ -32,7 +32,7 @@ class Rules:
         self.redactor = Redactor(self.redact_rules)
         self.tables = tables
         self.filters_of = {
-            name: [(rule, compile_rule(rule, t)) for rule in self.filters if name in rule.tables]
+            name: [(rule, compile_rule(rule, t), process_only(rule)) for rule in self.filters if name in rule.tables]
             for name, t in tables.items()
         }
         ex = tables.get("es_exec")
@@ -70,7 +70,10 @@ class Rules:
     def _plan(self, table, short: str):
         proc, target = dimension_checks(self.mutes, table, short)
         filters = tuple(self.filters_of.get(table.name, ()))
-        plan = _make_plan(proc, target, filters, cacheable=short != "exec")
+        target_at = table.obj_names.index("filename") if target else None
+        # exec's process mutes read the caller's path from the row: it joins the cache key.
+        caller_at = table.obj_names.index("caller_path") if short == "exec" else None
+        plan = _make_plan(proc, target, target_at, filters, caller_at)
         if len(self._plans) >= PLAN_LIMIT:
             self._plans.clear()
         self._plans[short] = plan
@@ -126,40 +129,71 @@ def _mute_tables(rule, tables: dict) -> list[str]:
     return out
 
 
-def _make_plan(proc: list, target: list, filters: tuple, cacheable: bool):
-    """The per-event-type closure; None when nothing applies to the type."""
+def _make_plan(proc: list, target: list, target_at: int | None, filters: tuple, caller_at: int | None):
+    """The per-event-type closure; None when nothing applies to the type.
+
+    What depends only on the acting process (process mutes, filters on process
+    columns) is decided once per interned context and cached; per event remain the
+    target path (open/write) and filters on the event's own columns.  Ordering is
+    kept exact: mutes before filters, and filters in config order.
+    """
     if not proc and not target and not filters:
         return None
     cache: dict = {}
+    proc_filters = tuple((pos, rule, pred) for pos, (rule, pred, po) in enumerate(filters) if po)
+    event_filters = tuple((pos, rule, pred) for pos, (rule, pred, po) in enumerate(filters) if not po)
+    no_filter = (len(filters), None)
+
+    def decide_process(ctx, objs):
+        """(muting rule, selecting rules, (position, rule) of the first process filter that removes)."""
+        muter, selected = run_checks(proc, ctx, objs) if proc else (None, ())
+        if muter is None:
+            for pos, rule, pred in proc_filters:
+                if pred(ctx, None, None, objs):
+                    return muter, selected, (pos, rule)
+        return muter, selected, no_filter
+
+    # The target path (open/write): its rules' values are tested inline, so the usual miss
+    # costs an index and a startswith.
+    tcheck = target[0] if target else None
+    inline = tcheck is not None and not tcheck.inverted and tcheck.any is not None
+    tlits, tprefs, tglob = (tcheck.literals, tcheck.prefixes, tcheck.glob) if inline else (frozenset(), (), None)
 
     def plan(ctx, time, ints, objs):
-        selected = ()
-        if proc:
-            if cacheable:
-                r = cache.get(ctx)
-                if r is None:
-                    r = run_checks(proc, ctx, objs)
-                    if len(cache) >= CACHE_LIMIT:
-                        cache.clear()
-                    cache[ctx] = r
+        key = ctx if caller_at is None else (ctx, objs[caller_at])
+        r = cache.get(key)
+        if r is None:
+            r = decide_process(ctx, objs)
+            if len(cache) >= CACHE_LIMIT:
+                cache.clear()
+            cache[key] = r
+        muter, selected, (fpos, frule) = r
+        if muter is not None:
+            muter.hits += 1
+            return "muted"
+        if tcheck is not None:
+            if inline:
+                tv = objs[target_at]
+                go = tv is not None and (tv in tlits or tv.startswith(tprefs) or (tglob is not None and tglob(tv) is not None))
             else:
-                r = run_checks(proc, ctx, objs)
-            muter, selected = r
-            if muter is not None:
-                muter.hits += 1
-                return "muted"
-        if target:
-            muter, more = run_checks(target, ctx, objs)
-            if muter is not None:
-                muter.hits += 1
-                return "muted"
-            selected += more
+                go = True
+            if go:
+                muter, more = run_checks(target, ctx, objs)
+                if muter is not None:
+                    muter.hits += 1
+                    return "muted"
+                selected += more
         for rule in selected:
             rule.hits += 1
-        for rule, removes in filters:
+        for pos, rule, removes in event_filters:
+            if pos > fpos:
+                break
             if removes(ctx, time, ints, objs):
                 rule.hits += 1
                 return "filtered"
+        if frule is not None:
+            frule.hits += 1
+            return "filtered"
         return None
 
     return plan

@@ -167,19 +167,19 @@ def column_types(specs) -> dict[str, dict[str, str]]:
 
 # -- compiled form --------------------------------------------------------------------
 
-def _getter(table, column: str):
-    """(ctx, time, ints, objs) -> the column's value, as the pipeline holds it."""
+def _leaf(table, column: str, test):
+    """(ctx, time, ints, objs) -> test(the column's value), reading it where the pipeline holds it."""
     if column == "time":
-        return lambda c, s, i, o: s
+        return lambda c, s, i, o: test(s)
     if column in table.obj_names:
         k = table.obj_names.index(column)
-        return lambda c, s, i, o: o[k]
+        return lambda c, s, i, o: test(o[k])
     if column in table.int_names:
         k = table.int_names.index(column)
-        return lambda c, s, i, o: i[k]
+        return lambda c, s, i, o: test(i[k])
     if column in PROCESS_COLUMNS:
         k = PROCESS_COLUMNS.index(column)
-        return lambda c, s, i, o: c.values[k]
+        return lambda c, s, i, o: test(c.values[k])
     raise RuleError("filters", f"column {column} is not available in {table.name}")
 
 
@@ -206,24 +206,50 @@ def _leaf_test(op: str, value):
 
 
 def compile_node(node, table):
-    """A predicate (ctx, time, ints, objs) -> bool for one table."""
+    """A predicate (ctx, time, ints, objs) -> bool for one table (no generators: this runs per event)."""
     kind = node[0]
     if kind == "leaf":
         _, column, op, value = node
-        get, test = _getter(table, column), _leaf_test(op, value)
-        return lambda c, s, i, o: test(get(c, s, i, o))
+        return _leaf(table, column, _leaf_test(op, value))
     if kind == "not":
         inner = compile_node(node[1], table)
         return lambda c, s, i, o: not inner(c, s, i, o)
     parts = tuple(compile_node(n, table) for n in node[1])
+    if len(parts) == 1:
+        return parts[0]
     if kind == "all":
-        return lambda c, s, i, o: all(p(c, s, i, o) for p in parts)
-    return lambda c, s, i, o: any(p(c, s, i, o) for p in parts)
+        if len(parts) == 2:
+            a, b = parts
+            return lambda c, s, i, o: a(c, s, i, o) and b(c, s, i, o)
+
+        def every(c, s, i, o):
+            for p in parts:
+                if not p(c, s, i, o):
+                    return False
+            return True
+
+        return every
+    if len(parts) == 2:
+        a, b = parts
+        return lambda c, s, i, o: a(c, s, i, o) or b(c, s, i, o)
+
+    def some(c, s, i, o):
+        for p in parts:
+            if p(c, s, i, o):
+                return True
+        return False
+
+    return some
 
 
 def compile_rule(rule: FilterRule, table):
-    """A predicate that is True when ``rule`` removes the event."""
+    """A predicate (ctx, time, ints, objs) that is True when ``rule`` removes the event."""
     pred = compile_node(rule.node, table)
     if rule.action == "drop":
         return pred
     return lambda c, s, i, o: not pred(c, s, i, o)
+
+
+def process_only(rule: FilterRule) -> bool:
+    """True when the rule reads only process columns: decided once per process context."""
+    return columns_of(rule.node) <= set(PROCESS_COLUMNS)

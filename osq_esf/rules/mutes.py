@@ -214,14 +214,18 @@ class DimensionCheck:
     unselected: MuteRule | None = None
 
     any: object = None  # value -> bool over all rules at once (path dimensions)
+    # The pieces of ``any``, for callers that inline it: literal set, prefix tuple, glob matcher.
+    literals: frozenset = frozenset()
+    prefixes: tuple = ()
+    glob: object = None
 
     def seal(self) -> "DimensionCheck":
         """Build the combined test of a path dimension, so a miss costs one call."""
         if self.rules and all(isinstance(v, str) for r, _ in self.rules for v in r.values):
-            literals = frozenset(v for r, _ in self.rules if r.match == "literal" for v in r.values)
-            prefixes = tuple(v for r, _ in self.rules if r.match == "prefix" for v in r.values)
+            literals = self.literals = frozenset(v for r, _ in self.rules if r.match == "literal" for v in r.values)
+            prefixes = self.prefixes = tuple(v for r, _ in self.rules if r.match == "prefix" for v in r.values)
             globs = tuple(v for r, _ in self.rules if r.match == "glob" for v in r.values)
-            rx = base.glob_regex(globs).match if globs else None
+            rx = self.glob = base.glob_regex(globs).match if globs else None
 
             def any_rule(v):
                 return v is not None and (v in literals or v.startswith(prefixes) or (rx is not None and rx(v) is not None))
@@ -261,7 +265,7 @@ def dimension_checks(rules: list[MuteRule], table, short: str) -> tuple[list, li
     """(checks that depend only on the process, checks on the target), normal before inverted.
 
     For exec the target is the row's own process, so both kinds go in the first list
-    while the caller's path comes from the row: callers must not cache exec by context.
+    while the caller's path comes from the row: a cache of exec results must key on it too.
     """
     by_dim: dict[str, DimensionCheck] = {}
     for r in rules:

@@ -47,10 +47,10 @@ BUILTIN: tuple[tuple[str, str, str], ...] = (
     ("auth-header", "pattern", r"[Aa]uthorization:\s*(?P<secret>.+)"),
 )
 BUILTIN_NAMES = tuple(n for n, _, _ in BUILTIN)
-# Plain words every text a built-in rule can act on contains (the search that lets the
-# usual exec skip the split); config rules derive theirs from their regex.
-BUILTIN_HINTS = "|".join([*SECRET_WORDS.values(), "pass", "://", "authorization:"]).replace(
-    "|(?:^|[^a-z])pass(?:$|[^a-z])", "")
+# Lower-case words every text a built-in rule can act on contains: substring tests on
+# the lower-cased text let the usual exec skip the split (a case-insensitive regex
+# alternation is ten times slower); config rules derive a regex from their own.
+BUILTIN_HINTS = ("token", "secret", "pass", "key", "credential", "://", "authorization")
 
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 _FLAG = re.compile(r"--?([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?", re.S)
@@ -145,10 +145,6 @@ def mask(rule: RedactRule) -> str:
     return f"<redacted:{rule.name}>"
 
 
-def _never(text):
-    return None
-
-
 def _trigger_part(regex: str, kind: str) -> str | None:
     """``regex`` made usable inside one search over the joined text, or None."""
     core = regex
@@ -171,13 +167,10 @@ class Redactor:
         # Any text a rule could act on matches this union; a text that does not is left
         # alone without being split.  A rule whose regex cannot join the union safely
         # (inner anchors, inline flags, lookarounds) makes every text go through the split.
+        self._words = BUILTIN_HINTS if any(r.origin == "default" for r in rules) else ()
         parts = [_trigger_part(r.regex, r.kind) for r in rules if r.origin != "default"]
-        if any(r.origin == "default" for r in rules):
-            parts.append(BUILTIN_HINTS)
-        if any(p is None for p in parts):
-            self._trigger = None
-        else:
-            self._trigger = re.compile("|".join(f"(?:{p})" for p in parts), re.I).search if parts else _never
+        self._always = any(p is None for p in parts)
+        self._search = re.compile("|".join(f"(?:{p})" for p in parts), re.I).search if parts and not self._always else None
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -236,13 +229,22 @@ class Redactor:
         parts.append(text[last:])
         return "".join(parts)
 
+    def _candidate(self, text: str) -> bool:
+        """Could any rule act on ``text``?  (A superset test: False means certainly not.)"""
+        if self._words:
+            low = text.lower()
+            for w in self._words:
+                if w in low:
+                    return True
+        return self._search is not None and self._search(text) is not None
+
     def joined(self, text: str | None) -> str | None:
         """Redact a quote_join'ed text; the same object back when nothing matched."""
         if not text:
             return text
         # A backslash means quote_join escaped something, which could hide a pattern
         # match from the search over the whole text: split such texts unconditionally.
-        if self._trigger is not None and "\\" not in text and self._trigger(text) is None:
+        if not self._always and "\\" not in text and not self._candidate(text):
             return text
         masked = self.items(split_joined(text))
         return text if masked is None else quote_join(masked)
