@@ -313,6 +313,7 @@ class EsloggerSource(Source):
         err_pending = b""
         err_lines = 0
         explained = None
+        last_err = ""  # the child's last stderr line, kept for its exit status message
         try:
             open_fds = 2
             while open_fds and not self.stopping:
@@ -337,7 +338,7 @@ class EsloggerSource(Source):
                             if not text:
                                 continue
                             why = explain(text)
-                            st.last_error = f"{text}: {why}" if why else text
+                            last_err = st.last_error = f"{text}: {why}" if why else text
                             if why and why != explained:
                                 explained = why
                                 log.error("client %s: %s", name, why)
@@ -356,7 +357,7 @@ class EsloggerSource(Source):
         if not self.stopping:
             status = (f"killed by {signal.Signals(-proc.returncode).name}" if proc.returncode < 0
                       else f"exited with status {proc.returncode}")
-            st.last_error = f"eslogger {status}" + (f": {explained}" if explained else "")
+            st.last_error = f"eslogger {status}" + (f" ({last_err})" if last_err else "")
             log.warning("client %s: eslogger %s", name, status)
 
     def stop(self) -> None:
