@@ -80,6 +80,7 @@ class Host:
         core_items["table"] = set(reserved_tables) | {t.name for t in self._core_tables}
         self.settings = Settings(
             default_index=lambda: self.flags.get_bool("extensions_default_index"),
+            events_disabled=lambda: self.flags.get_bool("disable_events"),
             forward_limit=forward_limit,
         )
         self.database = Database(self.settings, self._all_tables)
@@ -262,6 +263,10 @@ class _Handler(ExtensionManager.Iface):
                         return table.columns()
                     if action == "generate":
                         return table.generate(request)
+            owner = self.host.registry.items("table").get(item)
+            if owner is not None:  # another extension's table: forward the call
+                return calls.call_extension(self.host.extension_socket(owner), registry, item,
+                                            request, self.host._thrift_timeout())
             raise TableError("Cannot call registry item: " + item)
         if registry == "config":
             if action == "option":

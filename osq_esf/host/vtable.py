@@ -17,7 +17,7 @@ import apsw
 
 from .context import build_context, json_value
 from .convert import c_strtoll, parse_bigint, parse_double, parse_integer, sqlite_text
-from .routes import ColumnOptions, TableSpec, table_spec
+from .routes import ColumnOptions, TableAttributes, TableSpec, table_spec
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class Settings:
     """Host knobs the tables read at use time (osquery reads FLAGS_ live)."""
 
     default_index: Callable[[], bool] = lambda: True
+    events_disabled: Callable[[], bool] = lambda: False
     # SQLite >= 3.38 offers LIMIT/OFFSET (ops 73/74) to xBestIndex with
     # iColumn 0 and osquery's xBestIndex does not filter them, but the team's
     # reference (§4.5) specifies "LIMIT is never passed"; off by default.
@@ -109,21 +110,56 @@ def _in_order(value):
     return (3, bytes(value))
 
 
+def _text_column(rows, key):
+    return [row.get(key) for row in rows]
+
+
+def _converted(parse):
+    def column(rows, key):
+        out = []
+        append = out.append
+        for row in rows:
+            text = row.get(key)
+            append(None if text is None else parse(text))
+        return out
+    return column
+
+
+def _bigint_column(rows, key):
+    # Inlined fast path for plain decimals (no sign, no leading zero, <= 18
+    # digits, so always within int64); everything else goes through stoll.
+    out = []
+    append = out.append
+    for row in rows:
+        text = row.get(key)
+        if text is None:
+            append(None)
+        elif text.isdigit() and text.isascii() and len(text) < 19 and (text[0] != "0" or len(text) == 1):
+            append(int(text))
+        else:
+            append(parse_bigint(text))
+    return out
+
+
+def _null_column(rows, key):
+    # UNKNOWN type: osquery logs "Error unknown column type" and sets nothing.
+    return [None] * len(rows)
+
+
+_COLUMN_READERS = {
+    "TEXT": _text_column,
+    "BLOB": _text_column,  # served as text, as osquery does
+    "INTEGER": _converted(parse_integer),
+    "BIGINT": _bigint_column,
+    "UNSIGNED BIGINT": _bigint_column,
+    "DOUBLE": _converted(parse_double),
+}
+
+
 def _reader(spec: TableSpec, index: int):
+    """(reply key, whole-column converter) for column `index`."""
     column = spec.resolved(index)
-    converter = {
-        "TEXT": None,
-        "BLOB": None,  # served as text, as osquery does
-        "INTEGER": parse_integer,
-        "BIGINT": parse_bigint,
-        "UNSIGNED BIGINT": parse_bigint,
-        "DOUBLE": parse_double,
-    }.get(column.type, _unknown_type)
-    return column.name, converter
-
-
-def _unknown_type(_value):
-    return None  # osquery logs "Error unknown column type" and sets nothing
+    return column.name, _COLUMN_READERS.get(column.type, _null_column)
 
 
 class VirtualTable:
@@ -286,7 +322,9 @@ class Cursor:
         self.table = table
         self.rows: list[dict[str, str]] = []
         self.index = 0
-        self.row: dict[str, str] = {}
+        # Column values are converted a whole column at a time, on first use:
+        # SQLite asks only for the columns a statement reads.
+        self.values: list[list | None] = [None] * len(table.readers)
 
     def Filter(self, indexnum, indexname, constraintargs):  # noqa: N802
         table = self.table
@@ -316,6 +354,8 @@ class Cursor:
                 "Table %s was queried without a required column in the WHERE clause" % spec.name
             )
 
+        if spec.attributes & TableAttributes.EVENT_BASED and table.settings.events_disabled():
+            log.warning("Table %s is event-based but events are disabled", spec.name)
         context = build_context(
             ((c.name, c.type) for c in spec.columns), constraints, cols_used, bitset
         )
@@ -324,27 +364,26 @@ class Cursor:
         except TableError as exc:
             raise apsw.SQLError(str(exc)) from None
         self.index = 0
-        self.row = self.rows[0] if self.rows else {}
+        self.values = [None] * len(table.readers)
 
     def Eof(self):  # noqa: N802
         return self.index >= len(self.rows)
 
     def Next(self):  # noqa: N802
         self.index += 1
-        if self.index < len(self.rows):
-            self.row = self.rows[self.index]
 
     def Column(self, number):  # noqa: N802
-        if number < 0:
-            return self.Rowid()
-        key, converter = self.table.readers[number]
-        value = self.row.get(key)
-        if value is None or converter is None:
-            return value
-        return converter(value)
+        try:
+            return self.values[number][self.index]
+        except TypeError:  # not converted yet (or rowid: -1)
+            if number < 0:
+                return self.Rowid()
+            key, reader = self.table.readers[number]
+            column = self.values[number] = reader(self.rows, key)
+            return column[self.index]
 
     def Rowid(self):  # noqa: N802
-        text = self.row.get("rowid")
+        text = self.rows[self.index].get("rowid")
         if text is None:
             return self.index
         rowid = c_strtoll(text, 10)
@@ -354,3 +393,4 @@ class Cursor:
 
     def Close(self):  # noqa: N802
         self.rows = []
+        self.values = []

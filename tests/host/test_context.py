@@ -107,6 +107,7 @@ def test_bigint_round_trips_decimal_and_hex(n):
 
 @pytest.mark.parametrize("text, expected", [
     ("5", 5), ("2147483647", 2147483647), ("2147483648", -2147483648), ("4294967297", 1),
+    ("8589934593", 1), ("-4294967295", 1),
     ("-1", -1), ("", None), ("x", None),
 ])
 def test_integer_cells_are_truncated_to_32_bits(text, expected):

@@ -168,3 +168,8 @@ def test_engine_resolution(monkeypatch):
     monkeypatch.setattr(osqueryi_engine.shutil, "which", lambda name: "/usr/local/bin/osqueryi")
     assert resolve_engine("auto") == "osqueryi"
     assert resolve_engine("embedded") == "embedded"
+
+
+def test_missing_executable(spec):
+    with pytest.raises(ExtensionStartError, match="cannot start extension '/nonexistent/ext'"):
+        EmbeddedSession(["/nonexistent/ext"]).start()
