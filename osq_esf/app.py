@@ -90,9 +90,12 @@ class App:
         app.reloader = reloader
         return app
 
-    def start(self, manager_socket: str, timeout: float, interval: float) -> None:
+    def start(self, manager_socket: str, timeout: float, interval: float, drain_first: bool = False) -> None:
         for s in self.sources:
             s.start()
+        if drain_first:  # sources that end (replays) are read before the tables appear
+            for s in self.sources:
+                s.join()
         try:
             self.server.register(manager_socket, timeout)
         except RegistrationError as e:

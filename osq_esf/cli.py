@@ -34,7 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--socket", required=True, help="osquery's extension manager socket")
     run.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the manager")
     run.add_argument("--interval", type=float, default=3.0, help="seconds between liveness pings")
-    run.add_argument("--verbose", action="store_true", help="log at INFO level (DEBUG with -vv style: twice)")
+    run.add_argument("--verbose", action="store_true", help="log at INFO level")
+    run.add_argument("--register-after-drain", action="store_true",
+                     help="register only once every replay source has been read (for one-shot osqueryi runs)")
     _add_source_args(run)
 
     tables = sub.add_parser("tables", help="list the tables, or write docs/tables.md")
@@ -135,7 +137,7 @@ def cmd_run(args) -> int:
         signal.signal(signal.SIGHUP, lambda _s, _f: threading.Thread(
             target=app.reloader.reload, args=("SIGHUP",), name="reload", daemon=True).start())
     try:
-        app.start(args.socket, args.timeout, args.interval)
+        app.start(args.socket, args.timeout, args.interval, drain_first=args.register_after_drain)
     except AppError as e:
         print(f"osq-esf: {e}", file=sys.stderr)
         app.close()
