@@ -12,6 +12,7 @@ bounds exact supersets even when several clients interleave slightly out of orde
 from __future__ import annotations
 
 import itertools
+import sys
 import threading
 from collections import Counter
 from array import array
@@ -20,6 +21,17 @@ NULL_INT = -(2**63)  # stands for SQL NULL in integer columns
 
 # One counter for every ring of the process, so eid is unique across tables.
 _EIDS = itertools.count(1)
+
+
+def _interned(col):
+    """The column with each string replaced by its interned copy (None and others kept).
+
+    sys.intern keeps a string only while something refers to it, so evicted paths go too.
+    """
+    try:
+        return list(map(sys.intern, col))
+    except TypeError:  # a None (NULL) among them
+        return [sys.intern(v) if type(v) is str else v for v in col]
 
 
 class Snapshot:
@@ -35,7 +47,9 @@ class Snapshot:
 class EventRing:
     """Ring buffer for one table.  ``int_cols`` live in arrays, ``obj_cols`` in lists."""
 
-    def __init__(self, int_cols, obj_cols, capacity: int, max_bytes: int = 0, lock=None):
+    def __init__(self, int_cols, obj_cols, capacity: int, max_bytes: int = 0, lock=None, intern=()):
+        """``intern`` names the object columns whose strings repeat (paths): the batched
+        path stores one shared copy of each instead of one per row."""
         if capacity < 1:
             raise ValueError("ring capacity must be >= 1")
         self.capacity = capacity
@@ -49,6 +63,7 @@ class EventRing:
         self._ctx: list = []
         self._ints = [array("q") for _ in self.int_names]
         self._objs: list[list] = [[] for _ in self.obj_names]
+        self._intern = tuple(name in intern for name in self.obj_names)
         self._sizes = array("l") if max_bytes else None
         self._start = 0  # physical index of the oldest row
         self._count = 0
@@ -143,6 +158,9 @@ class EventRing:
         self._last_tmax = tmaxs[-1]
         self.received += k
         obj_cols = list(zip(*obj_rows)) if self._objs else []
+        for i, share in enumerate(self._intern):
+            if share:
+                obj_cols[i] = _interned(obj_cols[i])
         columns = [(self._eid, eids), (self._time, times), (self._tmax, tmaxs), (self._ctx, ctxs)]
         columns += zip(self._ints, int_cols)
         columns += zip(self._objs, obj_cols)

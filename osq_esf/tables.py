@@ -56,7 +56,8 @@ class EventTable:
                 f"{spec.name}: spec and code disagree; only in spec: {sorted(declared - provided)}, "
                 f"only in code: {sorted(provided - declared)}"
             )
-        self.ring = EventRing(self.int_names, self.obj_names, capacity, max_bytes, lock)
+        # The extractor's own text columns (paths, command lines) repeat: the ring shares them.
+        self.ring = EventRing(self.int_names, self.obj_names, capacity, max_bytes, lock, intern=objs)
         numeric = {c.name: c.numeric for c in spec.columns}
         self._enc = {n: ColumnEncoder(n, numeric[n]) for n in spec.column_names}
         self._proc_keys = tuple(string(n.encode()) for n in PROCESS_COLUMNS)

@@ -154,3 +154,14 @@ def test_direct_encoder_decodes_to_the_expected_rows(data):
         else:  # a superset of the used columns, each exactly as expected
             assert set(cols_used) & set(w) <= set(g)
             assert g == {k: w[k] for k in g}
+
+
+def test_interned_columns_share_one_string_per_value():
+    ring = EventRing(INTS, ("x", "y"), 100, intern=("x",))
+    rows = [(i, "c", (i, 1), ("".join(["/tmp/", "a"]), "".join(["/tmp/", "a"]))) for i in range(8)]
+    rows[5] = (5, "c", (5, 1), (None, None))
+    assert ring.extend(rows) == []
+    x, y = ring.snapshot().cols[2:]
+    assert len({id(v) for v in x if v is not None}) == 1  # one shared copy
+    assert len({id(v) for v in y if v is not None}) == 7  # not asked for: left alone
+    assert x == y and x[5] is None
