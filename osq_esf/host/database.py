@@ -46,6 +46,7 @@ _ALLOWED_PRAGMAS = frozenset(
      "collation_list")
 )
 _PRAGMA = apsw.mapping_authorizer_function["SQLITE_PRAGMA"]
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _authorizer(op, arg1, arg2, dbname, trigger):
@@ -71,10 +72,16 @@ def _version_collation(left: str, right: str) -> int:
 
 @dataclasses.dataclass
 class Result:
-    """One statement's result: column names and rows of Python values."""
+    """One statement's result: column names and rows of Python values.
+
+    Unpacks as `columns, rows = result`.
+    """
 
     columns: list[str]
     rows: list[tuple]
+
+    def __iter__(self):
+        return iter((self.columns, self.rows))
 
 
 class AttachError(Exception):
@@ -100,6 +107,10 @@ class _Instance:
 
     def attach(self, source: TableSource, routes=None) -> TableModule:
         """attachTableInternal: module + `CREATE VIRTUAL TABLE temp.<name>`."""
+        if not _IDENTIFIER.fullmatch(source.name):
+            # osquery splices the name into the SQL unquoted; anything that is
+            # not a plain identifier fails there (or worse). Refuse it up front.
+            raise AttachError("SQLITE_ERROR")
         module = self.modules.get(source.name)
         if module is None:
             module = TableModule(source, self.settings, routes)
@@ -115,7 +126,7 @@ class _Instance:
         else:
             module.source, module.routes = source, routes
         try:
-            self.conn.execute('CREATE VIRTUAL TABLE temp."%s" USING "%s"' % (source.name, source.name))
+            self.conn.execute("CREATE VIRTUAL TABLE temp.%s USING %s" % (source.name, source.name))
         except apsw.Error as exc:
             log.error("Error creating virtual table: %s (%s)", source.name, exc)
             raise AttachError(_code_name(exc)) from None
@@ -125,13 +136,14 @@ class _Instance:
             # osquery runs "CREATE VIEW alias AS SELECT * FROM name" and
             # ignores the result; a non-TEMP view cannot see a temp table in
             # current SQLite, so the view is made TEMP to keep the alias usable.
-            with contextlib.suppress(apsw.Error):
-                self.conn.execute('CREATE TEMP VIEW "%s" AS SELECT * FROM "%s"' % (alias, source.name))
+            if _IDENTIFIER.fullmatch(alias):
+                with contextlib.suppress(apsw.Error):
+                    self.conn.execute("CREATE TEMP VIEW %s AS SELECT * FROM %s" % (alias, source.name))
         return module
 
     def detach(self, name: str) -> None:
         try:
-            self.conn.execute('DROP TABLE IF EXISTS temp."%s"' % name)
+            self.conn.execute("DROP TABLE IF EXISTS temp.%s" % name)
         except apsw.Error as exc:
             log.error("Error detaching table: %s (%s)", name, exc)
 

@@ -43,15 +43,34 @@ class Shell:
         self.mode = mode
         self.prompt = stdin.isatty() if prompt is None else prompt
 
+    def _readline(self, prompt: str) -> str:
+        """One input line with its newline; "" at end of input."""
+        if self.prompt and self.stdin is sys.stdin and self.stdin.isatty():
+            try:
+                import readline  # noqa: F401 - line editing and history for input()
+            except ImportError:
+                pass
+            try:
+                return input(prompt) + "\n"
+            except EOFError:
+                self.stdout.write("\n")
+                return ""
+        if self.prompt:
+            self.stdout.write(prompt)
+            self.stdout.flush()
+        return self.stdin.readline()
+
     def run(self) -> int:
         """Loop until `.quit` or end of input; 0, or 1 if the last statement failed."""
         pending: list[str] = []
         status = 0
         while True:
-            if self.prompt:
-                self.stdout.write(CONTINUATION if pending else PROMPT)
-                self.stdout.flush()
-            line = self.stdin.readline()
+            try:
+                line = self._readline(CONTINUATION if pending else PROMPT)
+            except KeyboardInterrupt:  # Ctrl-C drops the statement being typed
+                self.stdout.write("\n")
+                pending.clear()
+                continue
             if not line:
                 break
             if not pending and line.strip().startswith("."):

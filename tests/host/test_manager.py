@@ -87,6 +87,8 @@ def test_out_of_range_sdk_version_is_an_application_error(client):
     ({"table": {"empty": []}}, "Failed adding registry: Invalid route info"),
     ({"table": {"no_columns": [{"id": "attributes", "attributes": "0"}]}},
      "Failed adding registry: SQLITE_ERROR"),
+    ({"table": {"dup_columns": TABLE + TABLE}}, "Failed adding registry: SQLITE_ERROR"),
+    ({"table": {"x; DROP TABLE time": TABLE}}, "Failed adding registry: SQLITE_ERROR"),
 ])
 def test_registration_refusals(client, registry, message):
     assert refused(client.registerExtension(info(), registry)) == message

@@ -144,3 +144,21 @@ def test_real_osqueryi_runs_the_sdk_extension():
     result = osqueryi.run_query(wrapper_prefix, "SELECT name FROM sdk_procs WHERE pid = 1",
                                 extension_name="sdk_test")
     assert result.rows == [("launchd",)]
+
+
+def test_result_unpacks_as_columns_and_rows():
+    columns, rows = RESULT
+    assert columns == RESULT.columns and rows == RESULT.rows
+
+
+def test_shell_ctrl_c_drops_the_pending_statement():
+    class Keys(io.StringIO):
+        def readline(self, *args):
+            line = super().readline(*args)
+            if line == "^C\n":
+                raise KeyboardInterrupt
+            return line
+
+    backend = FakeBackend()
+    Shell(backend, Keys("SELECT\n^C\nSELECT 2;\n"), io.StringIO(), io.StringIO(), prompt=False).run()
+    assert backend.statements == ["SELECT 2;\n"]
