@@ -333,3 +333,28 @@ def test_live_clients_keep_fork_exec_exit_when_only_file_events_are_asked_for():
     assert configured_clients(only_files) == {"files": ["open", "write"], "process": ["exec", "fork", "exit"]}
     off = parse_config('[clients]\nfiles = ["open"]\n[lineage]\nprocess_events = false\n')
     assert configured_clients(off) == {"files": ["open"]}
+
+
+def test_demo_recording_reads_like_an_answer():
+    """The generated demo (osq_esf.corpus): every story ends at the process that really started it."""
+    corpus = pytest.importorskip("osq_esf.corpus")
+    p, src = pipeline()
+    p.ingest(src, list(corpus.generate("demo").lines))
+    assert src.decode_errors == 0
+    execs = {}
+    for r in rows(p, "es_exec"):
+        execs.setdefault(r["path"], set()).add((r["rp_path"], r["rp_reason"]))
+    terminal = "/System/Applications/Utilities/Terminal.app/Contents/MacOS/Terminal"
+    assert {reason for _, reason in execs[terminal]} == {"launchd_job"}
+    assert ("/bin/zsh", "unix_parent") in execs["/usr/bin/curl"]
+    assert ("/bin/sh", "unix_parent") in execs["/private/tmp/.sysupdate"]
+    web = [path for path in execs if path.endswith("com.apple.WebKit.WebContent")]
+    assert web and {reason for _, reason in execs[web[0]]} == {"responsible_process"}
+    assert all(rp.endswith("/Safari") for rp, _ in execs[web[0]])
+    # The nohup'd binary, re-parented to launchd once its shell exited, still names that shell.
+    adopted = {(r["path"], r["rp_path"]) for t in ("es_open", "es_write") for r in rows(p, t)
+               if r["rp_reason"] == "adopted"}
+    assert adopted == {("/private/tmp/.sysupdate", "/bin/sh")}
+    chains = [r["ancestry"] for r in processes(p).values()
+              if r["path"] == "/private/tmp/.sysupdate" and r["rp_reason"] == "adopted"]
+    assert chains and all(c.startswith("/bin/sh <- /bin/zsh <- ") and "Terminal" in c for c in chains)
