@@ -10,7 +10,7 @@ from __future__ import annotations
 from operator import attrgetter, itemgetter
 from typing import Callable
 
-from osq_esf.extension.constraints import Plan, plan_from_context
+from osq_esf.extension.constraints import Plan, pid_predicate, plan_from_context
 from osq_esf.extension.encode import ColumnEncoder, encode_dict_rows, map_headers, process_blob, string
 from osq_esf.process import PROCESS_COLUMNS
 from osq_esf.rings import NULL_INT, EventRing
@@ -89,8 +89,9 @@ class EventTable:
             lo, hi = self.ring.bounds(plan.time_lo, plan.time_hi, plan.eid_lo, plan.eid_hi)
             snap = self.ring.snapshot(lo, hi)
         ctxs, eids, times, cols = snap.ctx, snap.eid, snap.time, snap.cols
-        if plan.pids is not None:
-            keep = [i for i, c in enumerate(ctxs) if c.pid in plan.pids]
+        pid_ok = pid_predicate(plan)
+        if pid_ok is not None:
+            keep = [i for i, c in enumerate(ctxs) if pid_ok(c.pid)]
             if len(keep) != len(ctxs):
                 ctxs = [ctxs[i] for i in keep]
                 eids = [eids[i] for i in keep]

@@ -17,11 +17,15 @@ EQUALS, GREATER_THAN, LESS_THAN_OR_EQUALS, LESS_THAN, GREATER_THAN_OR_EQUALS = 2
 
 @dataclass
 class Plan:
+    """What a generate request's constraints allow us to skip; every bound is inclusive."""
+
     time_lo: int | None = None
     time_hi: int | None = None
     eid_lo: int | None = None
     eid_hi: int | None = None
     pids: set[int] | None = None  # None: any pid
+    pid_lo: int | None = None
+    pid_hi: int | None = None
     empty: bool = False  # the constraints cannot all hold
     cols_used: set[str] | None = None  # None: unknown, send every column
     equals: dict[str, str] = field(default_factory=dict)
@@ -93,6 +97,10 @@ def plan_from_context(context) -> Plan:
                     plan.time_lo, plan.time_hi = _range(op, x, plan.time_lo, plan.time_hi)
                 else:
                     plan.eid_lo, plan.eid_hi = _range(op, x, plan.eid_lo, plan.eid_hi)
+            elif name == "pid" and op != EQUALS:
+                x = _number(expr)
+                if x is not None and op in (GREATER_THAN, GREATER_THAN_OR_EQUALS, LESS_THAN, LESS_THAN_OR_EQUALS):
+                    plan.pid_lo, plan.pid_hi = _range(op, x, plan.pid_lo, plan.pid_hi)
             elif name == "pid" and op == EQUALS:
                 x = _number(expr)
                 if x is None:
@@ -101,9 +109,21 @@ def plan_from_context(context) -> Plan:
                 # an OPTIMIZED column, and a superset is always safe.
                 want = {int(x)} if x == int(x) else set()
                 plan.pids = want if plan.pids is None else plan.pids | want
-    for lo, hi in ((plan.time_lo, plan.time_hi), (plan.eid_lo, plan.eid_hi)):
+    for lo, hi in ((plan.time_lo, plan.time_hi), (plan.eid_lo, plan.eid_hi), (plan.pid_lo, plan.pid_hi)):
         if lo is not None and hi is not None and lo > hi:
             plan.empty = True
     if plan.pids is not None and not plan.pids:
         plan.empty = True
     return plan
+
+
+def pid_predicate(plan: Plan):
+    """A test on a row's pid from the plan's pid constraints, or None when there are none."""
+    pids, lo, hi = plan.pids, plan.pid_lo, plan.pid_hi
+    if pids is None and lo is None and hi is None:
+        return None
+    lo = -(2**63) if lo is None else lo
+    hi = 2**63 if hi is None else hi
+    if pids is None:
+        return lambda pid: lo <= pid <= hi
+    return lambda pid: pid in pids and lo <= pid <= hi
