@@ -1,7 +1,8 @@
 """Benchmark corpora: eslogger JSON Lines in the issue's mix, made fast and on demand.
 
-The project's generator (:mod:`osq_esf.corpus`) is used when it is importable;
-otherwise a compact template builder here writes lines in eslogger's v10 shape
+The project's generator (:mod:`osq_esf.corpus`, scenario "bench") makes the mixed
+corpora; single-type corpora, and mixed ones when that generator is absent, come from
+a compact template builder here that writes lines in eslogger's v10 shape
 (stat blocks, escaped slashes, an exec with several KB of args and env), so the
 bench can run on its own.  Lines come out in time order at ``rate`` events per
 second, which is what P3's ``WHERE time >= T`` needs to select exactly ~1%.
@@ -98,10 +99,27 @@ def _template_lines(events: int, seed: int, rate: int, only: str | None):
             EVENT_TYPE[kind], t_ns, seq[kind], rng.choice(procs), event, stamp, gseq, 900000 + gseq % 64)
 
 
+def _project_generator():
+    try:
+        from osq_esf.corpus import generate
+    except ImportError:
+        return None
+    return generate
+
+
 def lines(events: int, seed: int = 1, rate: int = 5000, only: str | None = None):
-    """An iterator of ``events`` newline-terminated lines; ``only`` restricts to one event type."""
+    """An iterator of ``events`` newline-terminated lines.
+
+    Mixed corpora come from the project's generator (scenario "bench") when it is
+    installed; ``only`` (one event type, for P3/P4) always uses the templates here,
+    since filtering the mix for a 1% type would mean generating 100 times as much.
+    """
+    generate = _project_generator()
+    if only is None and generate is not None:
+        return iter(generate("bench", events=events, seed=seed, rate=rate))
     return _template_lines(events, seed, rate, only)
 
 
 def source_name() -> str:
-    return "bench/corpus.py templates (eslogger v10 shape)"
+    mixed = "osq_esf.corpus scenario 'bench'" if _project_generator() else "bench/corpus.py templates"
+    return f"mixed: {mixed}; single-type (P3, P4): bench/corpus.py templates (eslogger v10 shape)"

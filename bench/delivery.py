@@ -1,4 +1,4 @@
-"""P2 delivery: SELECT * of a 100k-row es_open through the UNIX-socket thrift path,
+"""P2 delivery: SELECT * of a 100k-row es_open (single-type corpus) through the UNIX-socket thrift path,
 against osquery-python's TablePlugin serving the very same rows."""
 
 from __future__ import annotations
@@ -12,17 +12,6 @@ import time
 from bench.common import RunningExtension, decode_reply, lines, raw_call
 
 TABLE = "es_open"
-
-
-def _opens_until(rows: int):
-    """Mixed corpus lines, up to the one that makes ``rows`` opens."""
-    n = 0
-    for line in lines(rows * 2):
-        yield line
-        if b'"event_type":10,' in line:
-            n += 1
-            if n == rows:
-                return
 
 
 def _sdk_extension(rows_file: str, manager_dir: str):
@@ -44,7 +33,7 @@ def _sdk_extension(rows_file: str, manager_dir: str):
 
 
 def run(rows: int = 100_000, repeat: int = 3, sdk_repeat: int = 2) -> dict:
-    ext = RunningExtension(_opens_until(rows), capacity=rows * 2)
+    ext = RunningExtension(lines(rows, only="open"), capacity=rows * 2)
     try:
         request = {"action": "generate", "context": json.dumps({})}
         ours = float("inf")

@@ -26,7 +26,7 @@ def test_quick_bench_writes_every_result(tmp_path):
         assert isinstance(r["met"], bool)
     assert results["P1"]["details"]["events"] == 2000
     assert results["P2"]["details"]["rows"] == 2000
-    assert 0 < results["P3"]["details"]["rows_selected"] <= 20_000 // 100
+    assert 0 < results["P3"]["details"]["rows_selected"] <= 2 * 20_000 // 100  # ~1%
     assert results["P5"]["details"]["pings"] >= 1
     per = results["P4"]["details"]["per_table"]
     assert per["open"]["buffered"] == per["open"]["events"] == 2000
