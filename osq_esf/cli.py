@@ -142,7 +142,10 @@ def cmd_run(args) -> int:
         print(f"osq-esf: {e}", file=sys.stderr)
         app.close()
         return 1
-    app.server.stopped.wait()
+    # Wake up now and then: a signal the kernel hands to another thread runs its Python
+    # handler only when the main thread executes bytecode, and a bare wait() never does.
+    while not app.server.stopped.wait(0.5):
+        pass
     log.info("stopping: %s", app.server.stop_reason)
     app.close()
     return 0

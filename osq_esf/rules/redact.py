@@ -44,7 +44,7 @@ BUILTIN: tuple[tuple[str, str, str], ...] = (
     # scheme://user:password@host: only the password is masked.
     ("url-credentials", "pattern", r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<secret>[^\s@/]+)@"),
     # curl -H "Authorization: Bearer x" and friends.
-    ("auth-header", "pattern", r"[Aa]uthorization:\s*(?P<secret>.+)"),
+    ("auth-header", "pattern", r"(?i:authorization):\s*(?P<secret>.+)"),
 )
 BUILTIN_NAMES = tuple(n for n, _, _ in BUILTIN)
 # Lower-case words every text a built-in rule can act on contains: substring tests on
