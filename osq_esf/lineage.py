@@ -23,7 +23,7 @@ from osq_esf.decode import parse_time
 from osq_esf.extension.constraints import plan_from_context
 from osq_esf.extension.encode import encode_dict_rows
 from osq_esf.process import ProcessContext, token_fields
-from osq_esf.tables import LINEAGE_INTS, LINEAGE_OBJS, StatusTable
+from osq_esf.tables import LINEAGE_INTS, LINEAGE_NULLS, LINEAGE_OBJS, StatusTable
 
 LAUNCHD_PATH = "/sbin/launchd"
 XPCPROXY_PATH = "/usr/libexec/xpcproxy"
@@ -93,9 +93,12 @@ class Lineage:
         self._ended: OrderedDict[tuple[int, int], int] = OrderedDict()  # in end order -> end time
         self._cache: dict[ProcessContext, tuple[tuple, tuple]] = {}
         # What a cached answer lacked: (pid, pidversion), or (pid, None) for "any image of pid".
-        self._waiting: dict[tuple, list[ProcessContext]] = {}
-        self.now = 0  # latest event time of a fork/exec/exit (UNIX seconds)
-        self.evicted = 0
+        # A set per key: a context re-resolved for another reason must not be listed twice.
+        self._waiting: dict[tuple, set[ProcessContext]] = {}
+        self.now = 0  # latest event time seen by a fork/exec/exit or a cache miss (UNIX seconds)
+        self.evicted = 0  # records forgotten (retention, bounds)
+        self.errors = 0  # events whose lineage failed (their rows get NULL lineage columns)
+        self.last_error: str | None = None
 
     @classmethod
     def from_config(cls, cfg) -> "Lineage | None":
@@ -110,13 +113,18 @@ class Lineage:
 
     def observe(self, short: str, msg, ctx: ProcessContext) -> tuple[tuple, tuple]:
         """Lineage columns for the row whose process is ``ctx``: (LINEAGE_INTS, LINEAGE_OBJS) values."""
-        if short in PROCESS_EVENTS:
-            self._process_event(short, msg, ctx)
-        hit = self._cache.get(ctx)
-        if hit is None:
-            self._tick(msg)  # so a process first met here gets its first_seen
-            hit = self._resolve(ctx)
-        return hit
+        try:  # free in 3.11 unless raised; a lineage bug must not cost the event its row
+            if short in PROCESS_EVENTS:
+                self._process_event(short, msg, ctx)
+            hit = self._cache.get(ctx)
+            if hit is None:
+                self._tick(msg)  # so a process first met here gets its first_seen
+                hit = self._resolve(ctx)
+            return hit
+        except Exception as e:
+            self.errors += 1
+            self.last_error = f"{type(e).__name__}: {e}"
+            return LINEAGE_NULLS
 
     def _tick(self, msg) -> int:
         sec = parse_time(msg.time)[0]
@@ -249,7 +257,8 @@ class Lineage:
         """find(), noting in ``waits`` what a later arrival could change: a missing image,
         or any new image of pid for a lookup by pid alone."""
         rec = self.find(pid, pidversion, before)
-        if rec is None or pidversion is None:
+        # launchd is named by its well-known path whether or not it was seen: nothing to wait for.
+        if (rec is None or pidversion is None) and pid != 1:
             waits.append((pid, pidversion))
         return rec
 
@@ -307,7 +316,7 @@ class Lineage:
             self._waiting.clear()
         cache[ctx] = hit
         for key in waits:
-            self._waiting.setdefault(key, []).append(ctx)
+            self._waiting.setdefault(key, set()).add(ctx)
         return hit
 
     def resolution(self, rec: ProcessRecord) -> tuple[tuple, tuple]:

@@ -358,3 +358,13 @@ def test_demo_recording_reads_like_an_answer():
     chains = [r["ancestry"] for r in processes(p).values()
               if r["path"] == "/private/tmp/.sysupdate" and r["rp_reason"] == "adopted"]
     assert chains and all(c.startswith("/bin/sh <- /bin/zsh <- ") and "Terminal" in c for c in chains)
+
+
+def test_a_lineage_failure_costs_only_the_lineage_columns():
+    lin = Lineage()
+    lin._resolve = None  # any bug inside the stage
+    p, src = pipeline(lin)
+    p.ingest(src, [open_(proc(5, 50, "/bin/x", 4, 40))])
+    (r,) = rows(p, "es_open")
+    assert r["path"] == "/bin/x" and answer(r) == (None, None, None, None, None)
+    assert lin.errors == 1 and "TypeError" in lin.last_error and src.decode_errors == 0
