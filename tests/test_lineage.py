@@ -368,3 +368,16 @@ def test_a_lineage_failure_costs_only_the_lineage_columns():
     (r,) = rows(p, "es_open")
     assert r["path"] == "/bin/x" and answer(r) == (None, None, None, None, None)
     assert lin.errors == 1 and "TypeError" in lin.last_error and src.decode_errors == 0
+
+
+def test_waiting_answers_do_not_pile_up():
+    """An answer re-resolved again and again (here: new images of its adopter's pid) is listed once."""
+    lin = Lineage()
+    p, src = pipeline(lin)
+    orphan = proc(80, 9000, "/bin/orphan", 1, oppid=70)
+    lines = []
+    for i in range(50):
+        lines += [open_(proc(70, 100 + i, f"/bin/shell{i}", 1)), open_(orphan)]
+    p.ingest(src, lines)
+    assert answer(rows(p, "es_open")[-1])[2:4] == ("/bin/shell49", "adopted")
+    assert all(len(v) <= 2 for v in lin._waiting.values())
