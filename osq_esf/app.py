@@ -53,7 +53,7 @@ class App:
         except SpecError as e:
             raise AppError(f"broken table specs: {e}") from None
         pipeline = Pipeline(specs, **(config.ring_kwargs() if config else {}))
-        pipeline.lineage = Lineage.from_config(config.lineage if config else None)
+        pipeline.lineage = Lineage.from_config(config.lineage if config else None, pipeline.pool)
         pipeline.sequence = pipeline.health  # seq_num/global_seq_num gap accounting (es_health)
         # Mutes, filters and redaction are always installed: the default mutes and the
         # secret masking apply even without a config file.

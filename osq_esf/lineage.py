@@ -83,11 +83,14 @@ class Lineage:
     """
 
     def __init__(self, exited_seconds: int = 600, exited_max: int = 10_000, max_processes: int = 50_000,
-                 cache_max: int = 65_536):
+                 cache_max: int = 65_536, pool=None):
         self.exited_seconds = exited_seconds
         self.exited_max = exited_max
         self.max_processes = max_processes
         self.cache_max = cache_max
+        # The pipeline's ProcessPool, so a fork's child or an exec's caller is interned once for
+        # the table and for the rows it later acts in.
+        self._context = pool.get if pool is not None else ProcessContext
         self.records: dict[tuple[int, int], ProcessRecord] = {}
         self._pidversions: dict[int, list[int]] = {}  # pid -> pidversions in the table
         self._ended: OrderedDict[tuple[int, int], int] = OrderedDict()  # in end order -> end time
@@ -101,24 +104,26 @@ class Lineage:
         self.last_error: str | None = None
 
     @classmethod
-    def from_config(cls, cfg) -> "Lineage | None":
+    def from_config(cls, cfg, pool=None) -> "Lineage | None":
         """The stage for a ``[lineage]`` section (config.LineageConfig); None when disabled."""
         if cfg is None:
-            return cls()
+            return cls(pool=pool)
         if not cfg.enabled:
             return None
-        return cls(cfg.exited_seconds, cfg.exited_max, cfg.max_processes)
+        return cls(cfg.exited_seconds, cfg.exited_max, cfg.max_processes, pool=pool)
 
     # -- the per-event entry point ------------------------------------------------------
 
     def observe(self, short: str, msg, ctx: ProcessContext) -> tuple[tuple, tuple]:
         """Lineage columns for the row whose process is ``ctx``: (LINEAGE_INTS, LINEAGE_OBJS) values."""
         try:  # free in 3.11 unless raised; a lineage bug must not cost the event its row
-            if short in PROCESS_EVENTS:
+            process_event = short in PROCESS_EVENTS
+            if process_event:
                 self._process_event(short, msg, ctx)
             hit = self._cache.get(ctx)
             if hit is None:
-                self._tick(msg)  # so a process first met here gets its first_seen
+                if not process_event:
+                    self._tick(msg)  # so a process first met here gets its first_seen
                 hit = self._resolve(ctx)
             return hit
         except Exception as e:
@@ -182,7 +187,7 @@ class Lineage:
         t = token_fields(p.audit_token)
         rec = self.records.get((t[5], t[7]))
         if rec is None:
-            return self._record(ProcessContext(p), how)
+            return self._record(self._context(p), how)
         if how == "fork" and rec.created_by == "seen":  # its own events came before its fork
             rec.created_by, rec.origin_known = how, True
         return rec
