@@ -78,8 +78,9 @@ def open_(p: dict, t=0) -> bytes:
 
 
 def pipeline(lineage: Lineage | None = None):
+    """A pipeline with the stage wired as the app wires it (sharing its ProcessPool) unless given one."""
     p = Pipeline(SPECS)
-    p.lineage = Lineage() if lineage is None else lineage
+    p.lineage = Lineage(pool=p.pool) if lineage is None else lineage
     return p, p.add_source("test", "replay")
 
 
