@@ -54,7 +54,8 @@ def _process(rng: random.Random, pid: int) -> dict:
 
 
 def _exec_event(rng: random.Random, target: dict) -> dict:
-    args = [target["executable"]["path"]] + [f"--option-{i}=value-{rng.getrandbits(32):x}" for i in range(rng.randint(2, 12))]
+    # RUNID is replaced per event, so no two command lines are equal (the env repeats, as a session's does)
+    args = [target["executable"]["path"], "--run-id=RUNID"] + [f"--option-{i}=value-{rng.getrandbits(32):x}" for i in range(rng.randint(2, 12))]
     env = [f"VAR_{i}=/Users/someone/Library/Application Support/thing/{rng.getrandbits(48):x}" for i in range(40)]
     return {"target": target, "script": None, "dyld_exec_path": target["executable"]["path"],
             "cwd": {"path": "/Users/someone", "path_truncated": False, "stat": {}}, "last_fd": 2,
@@ -85,7 +86,7 @@ def _template_lines(events: int, seed: int, rate: int, only: str | None):
         elif kind == "write":
             event = b'{"write":{"target":%s}}' % rng.choice(files)
         elif kind == "exec":
-            event = b'{"exec":%s}' % rng.choice(execs)
+            event = b'{"exec":%s}' % rng.choice(execs).replace(b"RUNID", b"%d" % gseq, 1)
         elif kind == "fork":
             event = b'{"fork":{"child":%s}}' % rng.choice(procs)
         elif kind == "exit":
