@@ -120,7 +120,7 @@ class Pipeline:
         decoded = []
         for line in lines:
             src.lines += 1
-            if not line.strip():
+            if line[:1] != b"{" and not line.strip():  # strip() copies: only for lines that may be blank
                 continue  # blank lines (e.g. a trailing newline) carry nothing
             try:
                 decoded.append((decode_line(line), line, src.lines))
