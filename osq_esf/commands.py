@@ -70,11 +70,15 @@ def cmd_query(args) -> int:
     return 0
 
 
+# SQLite has no basename(): strip everything up to the last '/'.
+BASENAME = "replace({0}, rtrim({0}, replace({0}, '/', '')), '')"
+
 # The demo: each query with the one line that says why it matters.
 DEMO_QUERIES = [
-    ("Who really started each program? The unix parent is usually launchd; the real parent is not.",
-     "SELECT pid, path, parent, rp_path AS real_parent, rp_reason FROM es_exec "
-     "WHERE path NOT LIKE '/usr/libexec/xpcproxy' ORDER BY eid LIMIT 15;"),
+    ("Who really started each program? The unix parent (ppid) is usually launchd; the real parent is not.",
+     f"SELECT pid, {BASENAME.format('path')} AS program, parent AS ppid, {BASENAME.format('rp_path')} AS real_parent, "
+     "rp_reason, launchd_job FROM es_exec WHERE path <> '/usr/libexec/xpcproxy' "
+     "AND (rp_reason <> 'launchd_job' OR path LIKE '/Applications/%' OR path LIKE '%.app/%') ORDER BY eid LIMIT 14;"),
     ("Unsigned code started from a temporary directory: the classic dropped payload.",
      "SELECT time, pid, path, cmdline, caller_path, rp_path AS real_parent FROM es_exec "
      "WHERE team_id IS NULL AND platform_binary = 0 AND path LIKE '/private/tmp/%';"),
@@ -84,13 +88,14 @@ DEMO_QUERIES = [
     ("Keychains opened by anything that is not an Apple platform binary.",
      "SELECT path, signing_id, filename, fflag_names FROM es_open "
      "WHERE filename LIKE '%/Keychains/%' AND platform_binary = 0;"),
-    ("HID user clients opened by non-Apple code: a keylogger's first move.",
-     "SELECT path, team_id, user_client_class, rp_path AS real_parent FROM es_iokit_open "
+    ("HID user clients opened by non-Apple code (a keylogger's first move); nohup left it to launchd, "
+     "but its real parent is still the shell.",
+     "SELECT pid, path, parent AS ppid, user_client_class, rp_path AS real_parent, rp_reason FROM es_iokit_open "
      "WHERE user_client_class LIKE 'IOHID%' AND platform_binary = 0;"),
     ("Secrets in command lines and environments are masked, and the mask names the rule.",
      "SELECT path, cmdline FROM es_exec WHERE cmdline LIKE '%redacted%' OR env LIKE '%redacted%' LIMIT 5;"),
     ("The noisiest daemons were muted before the rings; each rule counts its hits.",
-     "SELECT rule, kind, hits FROM es_mutes WHERE hits > 0 ORDER BY hits DESC LIMIT 8;"),
+     "SELECT name, kind, match, applied, hits FROM es_mutes WHERE hits > 0 ORDER BY hits DESC LIMIT 8;"),
     ("Nothing is lost silently: per client and type, received = buffered + evicted + muted + filtered + errors.",
      "SELECT client, event_type, received, buffered, evicted, muted, filtered, decode_errors, lost "
      "FROM es_health WHERE event_type = '*' OR event_type IN ('exec', 'open', 'write', 'iokit_open');"),
