@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import gzip
 import os
+import queue
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -182,22 +184,69 @@ class Corpus:
 
 
 class _Out:
-    """A binary sink: a file, a gzip member with mtime 0 (reproducible bytes), or stdout."""
+    """A binary sink: a file, stdout, or a gzip member with mtime 0 (reproducible bytes).
+
+    Lines are gathered into 1 MiB chunks; gzip compresses them on a thread of its
+    own (zlib releases the GIL), so compression overlaps generation.
+    """
+
+    CHUNK = 1 << 20
 
     def __init__(self, path: str, compresslevel: int):
         self.raw = sys.stdout.buffer if path == "-" else open(path, "wb")
-        self.gz = None
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.gz = self.queue = self.thread = self.error = None
         if path.endswith(".gz"):
             self.gz = gzip.GzipFile(filename="", mode="wb", fileobj=self.raw, compresslevel=compresslevel, mtime=0)
-        self.write = (self.gz or self.raw).write
+            self.queue = queue.Queue(maxsize=8)
+            self.thread = threading.Thread(target=self._compress, name="corpus-gzip", daemon=True)
+            self.thread.start()
+
+    def write(self, line: bytes) -> None:
+        self.parts.append(line)
+        self.size += len(line)
+        if self.size >= self.CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self.parts:
+            return
+        chunk = b"".join(self.parts)
+        self.parts.clear()
+        self.size = 0
+        if self.queue is not None:
+            if self.error is not None:
+                raise self.error
+            self.queue.put(chunk)
+        else:
+            self.raw.write(chunk)
+
+    def _compress(self) -> None:
+        while True:
+            chunk = self.queue.get()
+            if chunk is None:
+                return
+            if self.error is None:
+                try:
+                    self.gz.write(chunk)
+                except BaseException as e:  # reported by the next write or close
+                    self.error = e
 
     def close(self) -> None:
-        if self.gz is not None:
-            self.gz.close()
-        if self.raw is sys.stdout.buffer:
-            self.raw.flush()
-        else:
-            self.raw.close()
+        try:
+            self._flush()
+        finally:
+            if self.thread is not None:
+                self.queue.put(None)
+                self.thread.join()
+                self.gz.close()
+            if self.raw is sys.stdout.buffer:
+                self.raw.flush()
+            else:
+                self.raw.close()
+        if self.error is not None:
+            raise self.error
 
 
 def write(path: str | os.PathLike, scenario: str = "demo", *, compresslevel: int = 6, **options) -> Truth:

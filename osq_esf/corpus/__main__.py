@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeats", help="messages to re-emit per client: N or client=N,...")
     ap.add_argument("--garbage", help="garbage lines: N or kind=N,... (kinds: %s)" % ", ".join(GARBAGE_KINDS))
     ap.add_argument("--rate", type=float, help="mean events per second of the simulated clock")
-    ap.add_argument("--compresslevel", type=int, default=6, help="gzip level for .gz outputs (1 is fastest)")
+    ap.add_argument("--compresslevel", type=int,
+                    help="gzip level for .gz outputs (default 6 for demo, 1 for bench: gzip is the slow part)")
     ap.add_argument("--truth", help="also write the ground truth as JSON to this file")
     a = ap.parse_args(argv)
     try:
@@ -66,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as e:
         raise SystemExit(f"osq_esf.corpus: {e}") from None
     t0 = time.perf_counter()
-    truth = corpus.write(a.out, compresslevel=a.compresslevel)
+    level = a.compresslevel if a.compresslevel is not None else (6 if a.scenario == "demo" else 1)
+    truth = corpus.write(a.out, compresslevel=level)
     dt = time.perf_counter() - t0
     lines = sum(truth.lines.values())
     if a.truth:

@@ -2,7 +2,8 @@
 
 A scenario is a generator over a :class:`~osq_esf.corpus.world.Mac`; it yields now
 and then so the driver can stream the messages out.  Names a demo query can rely on
-are the module constants below (``DEMO_*``); docs/corpus notes in osq_esf/data/README.md.
+are the module constants below (``DEMO_*``); osq_esf/data/README.md tells the story
+with the pids it produces.
 """
 
 from __future__ import annotations

@@ -339,7 +339,7 @@ class Streams:
         elif kind == "invalid_utf8":
             at = body.find(b'"path":"')
             at = at + 8 if at >= 0 else len(body) // 2
-            bad = body[:at] + rng.choice((b"\xff\xfe", b"\xc3\x28", b"\xed\xa0\x80", b"\x80")) + body[at:]
+            bad = body[:at] + rng.choice((b"\xff\xfe", b"\xc3\x28", b"\xf8\x88\x80\x80\x80", b"\x80")) + body[at:]
         else:
             bad = rng.choice(NON_OBJECTS)
         self._count_garbage(c, kind)

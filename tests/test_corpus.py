@@ -1,0 +1,480 @@
+"""The generator (osq_esf.corpus) and the validator (osq_esf.schema_check).
+
+Every generated line must be what eslogger writes; the ground truth of injected
+faults must equal a straightforward recount of the streams; lineage must follow ES
+semantics; the same seed must give the same bytes.
+"""
+
+from __future__ import annotations
+
+import copy
+import gzip
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from osq_esf.corpus import GARBAGE_KINDS, generate, write
+from osq_esf.corpus import scenarios as sc
+from osq_esf.corpus.__main__ import main as corpus_main
+from osq_esf.corpus.world import SHORT
+from osq_esf.schema_check import check, check_line, validate, SchemaError
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+BUNDLED_DEMO = REPO / "osq_esf" / "data" / "demo.jsonl.gz"
+DEMO_COMMAND_SEED = 7  # osq_esf/data/README.md
+
+
+def messages(lines):
+    return [json.loads(line) for line in lines]
+
+
+def tok(t) -> tuple[int, int]:
+    """(pid, pidversion) of an audit token in either form."""
+    return (t[5], t[7]) if isinstance(t, list) else (t["pid"], t["pidversion"])
+
+
+def assert_valid(lines, where: str) -> None:
+    for n, line in enumerate(lines):
+        msg = json.loads(line)
+        errors = check(msg, allow_unknown_event=msg.get("event_type", 0) > 147)
+        assert not errors, f"{where} line {n}: {errors[:3]}"
+
+
+def recount(lines) -> dict:
+    """Accounting from scratch, the Mac Monitor way: the first number sets the baseline,
+    a jump adds its size to lost, a repeat or step back is a regression (baseline kept)."""
+    lost, regressions, msgs = Counter(), Counter(), Counter()
+    lost_g = regressions_g = bad = 0
+    last: dict[int, int] = {}
+    last_g = None
+    for line in lines:
+        try:
+            m = json.loads(line)
+        except ValueError:  # bad JSON and invalid UTF-8 alike
+            bad += 1
+            continue
+        if not isinstance(m, dict):
+            bad += 1
+            continue
+        et = m["event_type"]
+        short = SHORT.get(et, f"unknown({et})")
+        msgs[short] += 1
+        s, g = m["seq_num"], m["global_seq_num"]
+        prev = last.get(et)
+        if prev is not None and s != prev + 1:
+            if s > prev:
+                lost[short] += s - prev - 1
+            else:
+                regressions[short] += 1
+        last[et] = s if prev is None else max(s, prev)
+        if last_g is not None and g != last_g + 1:
+            if g > last_g:
+                lost_g += g - last_g - 1
+            else:
+                regressions_g += 1
+        last_g = g if last_g is None else max(g, last_g)
+    return {"lost": dict(lost), "lost_global": lost_g, "regressions": dict(regressions),
+            "regressions_global": regressions_g, "messages": dict(msgs), "bad": bad}
+
+
+def assert_truth_matches_recount(corpus) -> None:
+    truth = corpus.truth
+    for client, lines in corpus.by_client().items():
+        r = recount(lines)
+        assert r["lost"] == truth.lost[client], client
+        assert r["lost_global"] == truth.lost_global[client], client
+        assert r["regressions"] == truth.regressions[client], client
+        assert r["regressions_global"] == truth.regressions_global[client], client
+        assert r["messages"] == truth.messages[client], client
+        assert r["bad"] == sum(n for k, n in truth.garbage[client].items() if k != "unknown_event"), client
+        assert len(lines) == truth.lines[client], client
+
+
+# -- every line is eslogger's ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return generate("demo", seed=DEMO_COMMAND_SEED)
+
+
+@pytest.fixture(scope="module")
+def demo_msgs(demo):
+    return messages(demo.lines)
+
+
+def test_demo_validates_and_matches_the_bundled_recording(demo):
+    assert 2000 <= len(demo.lines) <= 5000
+    assert_valid(demo.lines, "demo")
+    # The bundled file is the documented command's output; regenerate it when this fails.
+    assert gzip.decompress(BUNDLED_DEMO.read_bytes()) == b"".join(demo.lines)
+    assert BUNDLED_DEMO.stat().st_size < 500_000
+
+
+@pytest.mark.parametrize("version", [*range(1, 12), "mixed"])
+def test_every_version_validates(version):
+    for scenario, events in (("demo", 360), ("bench", 150)):
+        c = generate(scenario, events=events, seed=3, version=version)
+        assert_valid(c.lines, f"{scenario} v{version}")
+        versions = {m["version"] for m in messages(c.lines)}
+        assert versions == set(range(1, 12)) if version == "mixed" else versions == {version}
+
+
+@pytest.mark.parametrize("version", [4, 9, 10, 11])
+@pytest.mark.parametrize("token_form", ["object", "array", "mixed"])
+def test_token_forms_validate(version, token_form):
+    c = generate("bench", events=120, seed=4, version=version, token_form=token_form)
+    assert_valid(c.lines, f"v{version} {token_form}")
+    forms = {type(m["process"]["audit_token"]) for m in messages(c.lines)}
+    assert forms == {"object": {dict}, "array": {list}, "mixed": {dict, list}}[token_form]
+
+
+def test_version_gating_in_output():
+    v1, v3, v9, v10 = (messages(generate("bench", events=300, seed=1, version=v).lines) for v in (1, 3, 9, 10))
+    assert all("seq_num" not in m and "global_seq_num" not in m and "thread" not in m for m in v1)
+    assert all("tty" not in m["process"] and "start_time" not in m["process"] for m in v1)
+    assert all("seq_num" in m and "global_seq_num" not in m and "start_time" in m["process"] for m in v3)
+    assert all("parent_audit_token" in m["process"] and "cs_validation_category" not in m["process"] for m in v9)
+    assert all("cs_validation_category" in m["process"] for m in v10)
+    io9 = [m["event"]["iokit_open"] for m in v9 if "iokit_open" in m["event"]]
+    io10 = [m["event"]["iokit_open"] for m in v10 if "iokit_open" in m["event"]]
+    assert io9 and io10
+    assert all("parent_path" not in e for e in io9) and all("parent_registry_id" in e for e in io10)
+
+
+# -- the validator itself -----------------------------------------------------------------
+
+
+def _fixture_lines():
+    d = SHARED / "data" / "mac-monitor"
+    if not d.is_dir():
+        pytest.skip(f"{d} is not here")
+    return [(p.name, line) for p in sorted(d.glob("eslogger-*.jsonl")) for line in p.read_bytes().splitlines() if line]
+
+
+def test_mac_monitor_fixtures_validate():
+    lines = _fixture_lines()
+    assert len(lines) >= 14
+    for name, line in lines:
+        # The lineage fixture abbreviates exec.cwd's stat to {}; nothing else is waived.
+        assert check_line(line, allow_empty_stat=True) == [], name
+    strict = [e for _, line in lines for e in check_line(line)]
+    assert strict and all("cwd.stat" in e for e in strict)
+
+
+def test_real_captures_validate():
+    d = SHARED / "data" / "real-captures"
+    if not d.is_dir():
+        pytest.skip(f"{d} is not here")
+    files = sorted(d.glob("*.json"))  # GPL-3.0: read in place, never copied
+    assert files
+    for p in files:
+        assert check(json.loads(p.read_bytes())) == [], p.name
+
+
+def _v9_exec(demo_msgs) -> dict:
+    return copy.deepcopy(next(m for m in demo_msgs if "exec" in m["event"] and m["event"]["exec"]["fds"]))
+
+
+BROKEN = {
+    "missing process key": lambda m: m["process"].pop("signing_id"),
+    "missing stat key": lambda m: m["process"]["executable"]["stat"].pop("st_ino"),
+    "int as string": lambda m: m["process"].__setitem__("ppid", "1"),
+    "bool as int": lambda m: m["process"].__setitem__("is_platform_binary", 1),
+    "team_id int": lambda m: m["process"].__setitem__("team_id", 7),
+    "seq_num below v2": lambda m: m.__setitem__("version", 1),
+    "v10 field in v9": lambda m: m["process"].__setitem__("cs_validation_category", 1),
+    "v4 field missing": lambda m: m["process"].pop("parent_audit_token"),
+    "thread missing": lambda m: m.pop("thread"),
+    "time with 6 digits": lambda m: m.__setitem__("time", m["time"][:26] + "Z"),
+    "start_time with 9 digits": lambda m: m["process"].__setitem__("start_time", m["process"]["start_time"][:-1] + "000Z"),
+    "lower-case cdhash": lambda m: m["process"].__setitem__("cdhash", m["process"]["cdhash"].lower()),
+    "short cdhash": lambda m: m["process"].__setitem__("cdhash", "ABCD"),
+    "token array of 7": lambda m: m["process"].__setitem__("audit_token", [0] * 7),
+    "extra key": lambda m: m["process"].__setitem__("pid", 1),
+    "event key mismatch": lambda m: m.__setitem__("event", {"open": m["event"]["exec"]}),
+    "two event keys": lambda m: m["event"].__setitem__("write", {}),
+    "args not strings": lambda m: m["event"]["exec"].__setitem__("args", [1, 2]),
+    "fd without fdtype": lambda m: m["event"]["exec"]["fds"][0].pop("fdtype"),
+    "tty as string": lambda m: m["process"].__setitem__("tty", "/dev/ttys000"),
+    "auth result with flags": lambda m: m["action"]["result"].__setitem__("result", {"flags": 1}),
+    "action_type auth": lambda m: m.__setitem__("action_type", 0),
+    "unknown event type": lambda m: m.__setitem__("event_type", 200),
+    "negative seq_num": lambda m: m.__setitem__("seq_num", -1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BROKEN))
+def test_validator_rejects_broken_messages(demo_msgs, name):
+    m = _v9_exec(demo_msgs)
+    assert check(m) == []
+    BROKEN[name](m)
+    assert check(m), name
+    with pytest.raises(SchemaError):
+        validate(m)
+
+
+def test_validator_rejects_non_messages():
+    assert check_line(b"[1, 2]")
+    assert check_line(b'{"version": 9')
+    assert check_line(b'{"version": "\xff"}')
+    assert check({})
+
+
+def test_create_and_rename_union_arms(demo_msgs):
+    create = copy.deepcopy(next(m for m in demo_msgs if "create" in m["event"]))
+    assert check(create) == []
+    create["event"]["create"]["destination_type"] = 1  # says new_path, carries existing_file
+    assert any("destination" in e for e in check(create))
+
+
+# -- numbering, gaps, ground truth ----------------------------------------------------------------
+
+
+def test_numbering_per_client_from_zero_without_faults():
+    c = generate("bench", events=1500, seed=8, clients="default")
+    streams = c.by_client()
+    assert set(streams) == {"process", "file", "memory", "device"}
+    for client, lines in streams.items():
+        msgs = messages(lines)
+        assert [m["global_seq_num"] for m in msgs] == list(range(len(msgs))), client
+        per_type: dict[int, list[int]] = {}
+        for m in msgs:
+            per_type.setdefault(m["event_type"], []).append(m["seq_num"])
+        for et, seqs in per_type.items():
+            assert seqs == list(range(len(seqs))), (client, et)
+            assert SHORT[et] in c.spec.clients[client]
+    assert c.truth.total_lost == 0 and c.truth.decode_errors == 0
+
+
+def test_single_client_has_every_type_and_merged_lines_are_in_time_order():
+    c = generate("bench", events=3000, seed=2, clients={"a": ["exec", "fork"], "b": ["exec", "open"]})
+    msgs = messages(c.lines)
+    times = [m["time"] for m in msgs]
+    assert times == sorted(times)
+    assert c.truth.messages["a"]["exec"] == c.truth.messages["b"]["exec"]  # one exec, two subscribers
+    single = generate("bench", events=3000, seed=2)
+    seen = set(single.truth.messages["eslogger"])
+    assert seen <= set(SHORT.values()) and len(seen) >= 12  # the rarest (0.1%) may not occur
+
+
+def test_gap_truth_matches_recount():
+    c = generate("bench", events=6000, seed=11, clients="default", gaps=40, repeats=5, garbage=17)
+    truth = c.truth
+    assert truth.total_lost > 50 and sum(truth.regressions_global.values()) >= 10
+    assert sum(n for g in truth.garbage.values() for n in g.values()) == 17
+    assert_truth_matches_recount(c)
+    # Per-type losses add up to the global losses of each client.
+    for client in truth.clients:
+        assert sum(truth.lost[client].values()) == truth.lost_global[client]
+
+
+def test_gaps_on_the_demo_and_a_per_client_mapping():
+    c = generate("demo", seed=1, version=10, clients="default", gaps={"file": 30, "process": 3})
+    assert c.truth.lost_global["memory"] == c.truth.lost_global["device"] == 0
+    assert c.truth.lost_global["file"] > 10
+    assert_truth_matches_recount(c)
+
+
+def test_garbage_kinds_and_truncated_last_line():
+    c = generate("bench", events=800, seed=5, garbage={"bad_json": 2, "non_object": 2, "invalid_utf8": 2,
+                                                       "unknown_event": 3, "truncated": 1})
+    lines = c.lines
+    assert not lines[-1].endswith(b"\n") and all(line.endswith(b"\n") for line in lines[:-1])
+    assert c.truth.decode_errors == 7
+    unknown = []
+    rejected = 0
+    for line in lines:
+        try:
+            m = json.loads(line)
+        except ValueError:
+            rejected += 1
+            continue
+        if not isinstance(m, dict):
+            rejected += 1
+        elif m["event_type"] > 147:
+            unknown.append(m)
+    assert rejected == 7
+    assert len(unknown) == 3
+    for m in unknown:
+        assert list(m["event"]) == ["future_thing"]
+        assert check(m, allow_unknown_event=True) == [] and check(m)
+    assert_truth_matches_recount(c)
+
+
+def test_options_are_checked():
+    with pytest.raises(ValueError):
+        generate("nope")
+    with pytest.raises(ValueError):
+        generate("bench", version=12)
+    with pytest.raises(ValueError):
+        generate("bench", version=2, gaps=3)  # no global numbers to count with
+    with pytest.raises(ValueError):
+        generate("bench", clients={"x": ["opne"]})
+    with pytest.raises(ValueError):
+        generate("bench", garbage={"truncated": 2})
+    with pytest.raises(ValueError):
+        generate("bench", clients="default", gaps={"nobody": 1})
+
+
+# -- lineage ---------------------------------------------------------------------------------
+
+
+def test_lineage_invariants(demo_msgs):
+    live: dict[int, int] = {1: 1}  # pid -> pidversion
+    for m in demo_msgs:
+        p = m["process"]
+        pid, pv = tok(p["audit_token"])
+        if pid in live:
+            assert live[pid] == pv, "a process's messages carry its current pidversion"
+        (kind, e), = m["event"].items()
+        if kind == "exec":
+            tpid, tpv = tok(e["target"]["audit_token"])
+            assert tpid == pid and tpv > pv
+            assert e["target"]["ppid"] == p["ppid"] and e["target"]["start_time"] == p["start_time"]
+            live[pid] = tpv
+        elif kind == "fork":
+            child = e["child"]
+            cpid, cpv = tok(child["audit_token"])
+            assert cpid != pid and cpid not in live
+            assert tok(child["parent_audit_token"]) == (pid, pv)
+            assert child["ppid"] == child["original_ppid"] == pid
+            assert child["executable"]["path"] == p["executable"]["path"]
+            live[cpid] = cpv
+        elif kind == "exit":
+            del live[pid]
+
+
+def test_demo_story(demo_msgs):
+    execs = [m for m in demo_msgs if "exec" in m["event"]]
+    # launchd -> xpcproxy -> job, the label in the job's environment
+    by_label = {}
+    for m in execs:
+        e = m["event"]["exec"]
+        if m["process"]["executable"]["path"] == "/usr/libexec/xpcproxy":
+            label = [x for x in e["env"] if x.startswith("XPC_SERVICE_NAME=")]
+            assert label and e["target"]["ppid"] == 1
+            by_label[label[0].split("=", 1)[1]] = e["target"]
+    for label, *_ in sc.DEMO_DAEMONS + sc.DEMO_AGENTS:
+        assert label in by_label
+    safari = by_label[sc.DEMO_SAFARI_LABEL]
+    networking = by_label[sc.DEMO_NETWORKING_LABEL]
+    assert tok(networking["responsible_audit_token"]) == tok(safari["audit_token"])
+    assert tok(safari["responsible_audit_token"]) == tok(safari["audit_token"])
+    # the payload: unsigned-ish, no team, not a platform binary
+    payload = [m["event"]["exec"] for m in execs if m["event"]["exec"]["target"]["executable"]["path"] == sc.DEMO_PAYLOAD]
+    assert len(payload) == 2
+    for e in payload:
+        t = e["target"]
+        assert t["team_id"] is None and not t["is_platform_binary"] and t["codesigning_flags"] & 0x2
+    # the nohup child is adopted: ppid 1, original_ppid the shell that ran the script
+    sh = next(m["event"]["exec"]["target"] for m in execs if m["event"]["exec"]["args"] == ["sh"])
+    adopted = [m["process"] for m in demo_msgs if "iokit_open" in m["event"]
+               and m["event"]["iokit_open"]["user_client_class"] == "IOHIDLibUserClient"]
+    assert adopted and all(p["ppid"] == 1 and p["original_ppid"] == tok(sh["audit_token"])[0] for p in adopted)
+    assert all(p["executable"]["path"] == sc.DEMO_PAYLOAD for p in adopted)
+    files = {m["event"][k].get("file", m["event"][k].get("target", {})).get("path")
+             for m in demo_msgs for k in m["event"] if k in ("open", "write")}
+    assert {sc.DEMO_KEYCHAIN, sc.DEMO_LAUNCH_AGENT, sc.DEMO_KEYLOG, sc.DEMO_PAYLOAD} <= files
+    py = [m["event"]["exec"] for m in execs if sc.DEMO_SECRETS[0] in m["event"]["exec"]["args"]]
+    assert py and all(set(sc.DEMO_SECRETS[1:]) <= set(e["env"]) for e in py)
+    noisy = Counter(m["process"]["executable"]["path"] for m in demo_msgs
+                    if set(m["event"]) & {"open", "write", "close"})
+    assert sum(noisy[p] for p in sc.DEMO_NOISY) > len(demo_msgs) // 2
+
+
+# -- determinism and options -------------------------------------------------------------------
+
+
+def test_determinism():
+    a = generate("bench", events=400, seed=9, clients="default", gaps=5, garbage=4)
+    b = generate("bench", events=400, seed=9, clients="default", gaps=5, garbage=4)
+    assert a.lines == b.lines and a.truth == b.truth
+    assert list(a.iter_lines()) == a.lines  # iterating again regenerates the same bytes
+    assert generate("bench", events=400, seed=10).lines != generate("bench", events=400, seed=9).lines
+
+
+def test_rendering_options():
+    plain = generate("bench", events=300, seed=1, shuffle_keys=False, escape_slashes=False, crlf=True).lines
+    assert all(line.endswith(b"\r\n") for line in plain)
+    assert not any(b"\\/" in line for line in plain) and all(b'"path":"/' in line for line in plain)
+    orders = {tuple(json.loads(line)) for line in plain}
+    assert len(orders) <= 4  # one key order per envelope shape
+    shuffled = generate("bench", events=300, seed=1).lines
+    assert all(b'"path":"\\/' in line for line in shuffled)
+    assert not any(b'":"/' in line for line in shuffled)
+    assert len({tuple(json.loads(line)) for line in shuffled}) > 10
+    assert messages(plain) == [json.loads(line) for line in generate("bench", events=300, seed=1).lines]
+
+
+def test_bench_mix_and_sizes():
+    c = generate("bench", events=6000, seed=1)
+    msgs = messages(c.lines)
+    kinds = Counter(next(iter(m["event"])) for m in msgs)
+    share = {k: n / len(msgs) for k, n in kinds.items()}
+    assert 0.55 < share["open"] < 0.65 and 0.20 < share["write"] < 0.30
+    assert 0.035 < share["exec"] < 0.065 and 0.035 < share["fork"] + share["exit"] < 0.065
+    assert 0.005 < share["iokit_open"] < 0.02
+    shell_execs = [len(line) for line, m in zip(c.lines, msgs) if "exec" in m["event"] and len(m["event"]["exec"]["env"]) >= 30]
+    assert shell_execs and sum(shell_execs) / len(shell_execs) > 4000
+    paths = {m["event"][k].get("file", m["event"][k].get("target", {})).get("path")
+             for m in msgs for k in m["event"] if k in ("open", "write")}
+    assert len(paths) > 1500
+    assert len({m["process"]["executable"]["path"] for m in msgs}) > 24
+
+
+def test_write_and_cli(tmp_path):
+    truth = write(tmp_path / "x.jsonl.gz", "bench", events=200, seed=2)
+    lines = gzip.decompress((tmp_path / "x.jsonl.gz").read_bytes()).splitlines(keepends=True)
+    assert lines == generate("bench", events=200, seed=2).lines and sum(truth.lines.values()) == len(lines)
+    write(tmp_path / "y.jsonl", "bench", events=200, seed=2)
+    assert (tmp_path / "y.jsonl").read_bytes() == b"".join(lines)
+    rc = corpus_main(["--scenario", "bench", "--events", "300", "--seed", "4", "--clients", "default",
+                      "--gaps", "3", "--garbage", "2", "--version", "10", "--out", str(tmp_path / "c-{client}.jsonl"),
+                      "--truth", str(tmp_path / "truth.json")])
+    assert rc == 0
+    t = json.loads((tmp_path / "truth.json").read_text())
+    for client in ("process", "file", "memory", "device"):
+        assert len((tmp_path / f"c-{client}.jsonl").read_bytes().splitlines()) == t["lines"][client]
+    assert t["decode_errors"] == 2  # the truncated last line and one bad line
+
+
+# -- option combinations -----------------------------------------------------------------------
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    version=st.sampled_from([4, 6, 9, 10, 11, (4, 10, 11)]),
+    token_form=st.sampled_from(["object", "array", "mixed"]),
+    shuffle=st.booleans(),
+    escape=st.booleans(),
+    crlf=st.booleans(),
+    clients=st.sampled_from([None, "default", "proc=exec,fork,exit;files=open,write,close"]),
+    gaps=st.integers(0, 12),
+    repeats=st.integers(0, 3),
+    garbage=st.integers(0, 9),
+    seed=st.integers(0, 2**16),
+)
+def test_option_combinations(version, token_form, shuffle, escape, crlf, clients, gaps, repeats, garbage, seed):
+    c = generate("bench", events=250, seed=seed, version=version, token_form=token_form, shuffle_keys=shuffle,
+                 escape_slashes=escape, crlf=crlf, clients=clients, gaps=gaps, repeats=repeats, garbage=garbage)
+    eol = b"\r\n" if crlf else b"\n"
+    good = 0
+    for line in c.lines:
+        try:
+            m = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(m, dict):
+            assert check(m, allow_unknown_event=m["event_type"] > 147) == []
+            good += 1
+    assert good == sum(sum(v.values()) for v in c.truth.messages.values())
+    assert all(line.endswith(eol) for line in c.lines[:-1])
+    assert sum(sum(g.values()) for g in c.truth.garbage.values()) == garbage
+    assert set(GARBAGE_KINDS) >= {k for g in c.truth.garbage.values() for k in g}
+    assert_truth_matches_recount(c)
