@@ -78,6 +78,8 @@ class ExtensionServer:
         self.stopped = threading.Event()
         self.stop_reason = ""
         self.shutdown_requested = False
+        self._stop_lock = threading.Lock()
+        self._stopping = False
         self._listener: socket.socket | None = None
         self._processor = Extension.Processor(_Handler(self))
 
@@ -251,10 +253,16 @@ class ExtensionServer:
                 return
 
     def stop(self, reason: str) -> None:
-        if self.stopped.is_set():
-            return
-        self.stop_reason = reason
-        self.stopped.set()
+        """Close the listener, remove the socket, then signal ``stopped``.
+
+        ``stopped`` is set last: the main thread exits as soon as it sees it, and the
+        socket file must be gone by then.
+        """
+        with self._stop_lock:
+            if self._stopping:
+                return
+            self._stopping = True
+            self.stop_reason = reason
         if self._listener is not None:
             try:
                 self._listener.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() on Linux
@@ -268,3 +276,4 @@ class ExtensionServer:
             os.unlink(self.socket_path)
         except OSError:
             pass
+        self.stopped.set()
