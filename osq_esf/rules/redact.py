@@ -50,7 +50,8 @@ BUILTIN_NAMES = tuple(n for n, _, _ in BUILTIN)
 # Lower-case words every text a built-in rule can act on contains: substring tests on
 # the lower-cased text let the usual exec skip the split (a case-insensitive regex
 # alternation is ten times slower); config rules derive a regex from their own.
-BUILTIN_HINTS = ("token", "secret", "pass", "key", "credential", "://", "authorization")
+BUILTIN_HINTS = ("token", "secret", "pass", "key", "credential", "authorization")
+# url-credentials needs both (DOCKER_HOST=unix:///... alone is common and harmless).
 
 _ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
 _FLAG = re.compile(r"--?([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?", re.S)
@@ -184,9 +185,12 @@ class Redactor:
     def items(self, items: list[str]) -> list[str] | None:
         """Masked copy of ``items``, or None when nothing was masked."""
         out, changed, mask_next = list(items), False, None
+        candidate = self._candidate
         for k, item in enumerate(items):
             if mask_next is not None:
                 out[k], changed, mask_next = mask(mask_next), True, None
+                continue
+            if not candidate(item):
                 continue
             m = _ASSIGN.fullmatch(item)
             if m is not None:
@@ -230,12 +234,19 @@ class Redactor:
         return "".join(parts)
 
     def _candidate(self, text: str) -> bool:
-        """Could any rule act on ``text``?  (A superset test: False means certainly not.)"""
+        """Could any rule act on ``text`` (a whole joined text, or one item)?
+
+        A superset test: False means certainly not, so most items skip the regexes.
+        """
+        if self._always:
+            return True
         if self._words:
             low = text.lower()
             for w in self._words:
                 if w in low:
                     return True
+            if "://" in low and "@" in low:
+                return True
         return self._search is not None and self._search(text) is not None
 
     def joined(self, text: str | None) -> str | None:
@@ -244,7 +255,7 @@ class Redactor:
             return text
         # A backslash means quote_join escaped something, which could hide a pattern
         # match from the search over the whole text: split such texts unconditionally.
-        if not self._always and "\\" not in text and not self._candidate(text):
+        if "\\" not in text and not self._candidate(text):
             return text
         masked = self.items(split_joined(text))
         return text if masked is None else quote_join(masked)
