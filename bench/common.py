@@ -216,9 +216,7 @@ def machine() -> dict:
                 mem = f"{int(line.split()[1]) // 1024 // 1024} GiB"
     except OSError:
         pass
-    import msgspec
-    import orjson
-    import thrift
+    from importlib.metadata import version
 
     return {
         "os": f"{platform.system()} {platform.release()}",
@@ -227,9 +225,10 @@ def machine() -> dict:
         "memory": mem,
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
-        "msgspec": msgspec.__version__,
-        "orjson": orjson.__version__,
-        "thrift": getattr(thrift, "__version__", "?"),
+        "msgspec": version("msgspec"),
+        "orjson": version("orjson"),
+        "thrift": version("thrift"),
+        "osquery-python": version("osquery"),
     }
 
 
