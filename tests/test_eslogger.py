@@ -115,7 +115,9 @@ def test_unknown_event_is_refused_before_starting_naming_event_and_version(tmp_p
 def test_clients_can_be_selected_and_lineage_events_are_always_subscribed(tmp_path, fake_env):
     p = pipeline()
     srcs = sources(p, tmp_path, '[clients]\nfiles = ["open", "close"]\nio = ["iokit_open"]', arg="files")
-    assert [(s.state.name, s.event_names) for s in srcs] == [("files", ["open", "close"])]
+    # Choosing only file clients still brings the process events lineage needs (issue 5).
+    assert [(s.state.name, s.event_names) for s in srcs] == [("files", ["open", "close"]),
+                                                              ("process", ["exec", "fork", "exit"])]
     srcs = sources(pipeline(), tmp_path, '[clients]\nfiles = ["open", "close"]')
     assert {s.state.name: s.event_names for s in srcs} == {"files": ["open", "close"], "process": ["exec", "fork", "exit"]}
     with pytest.raises(SourceError, match="no client named 'nope'"):
@@ -223,7 +225,8 @@ def test_slow_consumer_losses_match_what_the_kernel_dropped(tmp_path, fake_env, 
 
     p = pipeline()
     p.rules = Slow()
-    cfg = parse_config(config(tmp_path, '[clients]\nfile = ["open", "close"]', "backoff_initial = 600\nbackoff_max = 600").read_text())
+    cfg = parse_config(config(tmp_path, '[clients]\nfile = ["open", "close"]\n[lineage]\nprocess_events = false',
+                              "backoff_initial = 600\nbackoff_max = 600").read_text())
     srcs = [s for s in eslogger_sources(p, "file", "eslogger:file", cfg)]
     # One child only (the restart waits 600 s): its whole stream is read before "restarting".
     run_until(p, srcs, lambda: srcs[0].state.state == "restarting", "the child to end")

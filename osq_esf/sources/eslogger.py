@@ -171,9 +171,15 @@ def resolve_binary(config=None) -> str:
     return path
 
 
-def configured_clients(config=None) -> dict[str, list[str]]:
-    """[clients] or the defaults; with lineage on, exec/fork/exit are always subscribed."""
+def configured_clients(config=None, wanted: list[str] | None = None, spec: str = "eslogger") -> dict[str, list[str]]:
+    """[clients] or the defaults (only the ``wanted`` ones if given); with lineage on,
+    exec/fork/exit are always subscribed, even when only file clients were chosen."""
     clients = {n: list(v) for n, v in (getattr(config, "clients", None) or DEFAULT_CLIENTS).items()}
+    if wanted:
+        unknown = [w for w in wanted if w not in clients]
+        if unknown:
+            raise SourceError(f"{spec}: no client named {unknown[0]!r}; configured: {', '.join(clients)}")
+        clients = {w: clients[w] for w in wanted}
     lineage = getattr(config, "lineage", None)
     if lineage is None or (lineage.enabled and lineage.process_events):
         have = {e for evs in clients.values() for e in evs}
@@ -223,13 +229,7 @@ def check_events(clients: dict[str, list[str]], known: set[str]) -> None:
 def eslogger_sources(pipeline, arg: str, spec: str, config=None) -> list["EsloggerSource"]:
     """One source per client; ``eslogger:process,file`` runs only those clients."""
     binary = resolve_binary(config)
-    clients = configured_clients(config)
-    if arg:
-        wanted = [a for a in arg.split(",") if a]
-        unknown = [w for w in wanted if w not in clients]
-        if unknown:
-            raise SourceError(f"{spec}: no client named {unknown[0]!r}; configured: {', '.join(clients)}")
-        clients = {w: clients[w] for w in wanted}
+    clients = configured_clients(config, [a for a in arg.split(",") if a], spec)
     check_events(clients, list_events(binary))
     esl = getattr(config, "eslogger", None)
     initial = getattr(esl, "backoff_initial", 0.5)
