@@ -95,12 +95,3 @@ def list_of_tables(raw, key: str) -> list[dict]:
     if not isinstance(raw, list) or not all(isinstance(r, dict) for r in raw):
         raise RuleError(key, "must be an array of tables ([[...]])")
     return raw
-
-
-class Counter:
-    """A rule's hit counter (incremented under the pipeline lock)."""
-
-    __slots__ = ("hits",)
-
-    def __init__(self):
-        self.hits = 0
