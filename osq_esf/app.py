@@ -96,6 +96,10 @@ class App:
         if drain_first:  # sources that end (replays) are read before the tables appear
             for s in self.sources:
                 s.join()
+        self.attach(manager_socket, timeout, interval)
+
+    def attach(self, manager_socket: str, timeout: float, interval: float) -> None:
+        """Register with osquery and serve, with the watch (and options) threads."""
         try:
             self.server.register(manager_socket, timeout)
         except RegistrationError as e:
@@ -107,6 +111,23 @@ class App:
         if self.reloader is not None:  # osquery's custom_osq_esf_config option
             threading.Thread(target=self.reloader.poll_options, args=(manager_socket, interval, self.server.stopped),
                              name="options-poll", daemon=True).start()
+
+    def reattach(self, manager_socket: str, timeout: float, interval: float, give_up: threading.Event) -> bool:
+        """Standalone mode: wait for osquery to come back and register again, keeping the rings.
+
+        Backs off exponentially (1 s to 30 s); returns False if ``give_up`` is set first.
+        """
+        delay = 1.0
+        while not give_up.is_set():
+            self.server.rearm()
+            try:
+                self.attach(manager_socket, timeout, interval)
+                return True
+            except AppError as e:
+                log.info("osquery not back yet: %s", e)
+            give_up.wait(delay)
+            delay = min(delay * 2, 30.0)
+        return False
 
     def close(self) -> None:
         for s in self.sources:

@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=3.0, help="seconds to wait for the manager")
     run.add_argument("--interval", type=float, default=3.0, help="seconds between liveness pings")
     run.add_argument("--verbose", action="store_true", help="log at INFO level")
+    run.add_argument("--standalone", action="store_true",
+                     help="keep running when osquery goes away and register again when it is back, keeping "
+                          "the buffered events (for a LaunchDaemon, not for autoload)")
     run.add_argument("--register-after-drain", action="store_true",
                      help="register only once every replay source has been read (for one-shot osqueryi runs)")
     _add_source_args(run)
@@ -144,8 +147,15 @@ def cmd_run(args) -> int:
         return 1
     # Wake up now and then: a signal the kernel hands to another thread runs its Python
     # handler only when the main thread executes bytecode, and a bare wait() never does.
-    while not app.server.stopped.wait(0.5):
-        pass
+    while True:
+        while not app.server.stopped.wait(0.5):
+            pass
+        if not (args.standalone and app.server.manager_lost and not done.is_set()):
+            break
+        log.warning("%s; keeping %d buffered events and waiting for osquery to come back",
+                    app.server.stop_reason, sum(len(t.ring) for t in app.pipeline.tables.values()))
+        if not app.reattach(args.socket, args.timeout, args.interval, done):
+            break
     log.info("stopping: %s", app.server.stop_reason)
     app.close()
     return 0

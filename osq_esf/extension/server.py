@@ -80,6 +80,7 @@ class ExtensionServer:
         self.shutdown_requested = False
         self._stop_lock = threading.Lock()
         self._stopping = False
+        self.manager_lost = False  # osquery went away (as opposed to: we were told to stop)
         self._listener: socket.socket | None = None
         self._processor = Extension.Processor(_Handler(self))
 
@@ -243,16 +244,26 @@ class ExtensionServer:
                 finally:
                     trans.close()
             except Exception as e:
-                self.stop(f"osquery went away ({type(e).__name__})")
+                self.stop(f"osquery went away ({type(e).__name__})", manager_lost=True)
                 return
             if st.code == EXT_FAILED:
-                self.stop("osquery's ping failed")
+                self.stop("osquery's ping failed", manager_lost=True)
                 return
             if self.uuid not in known:
-                self.stop("osquery no longer lists this extension")
+                self.stop("osquery no longer lists this extension", manager_lost=True)
                 return
 
-    def stop(self, reason: str) -> None:
+    def rearm(self) -> None:
+        """Make a stopped server ready to register again (standalone mode, after osquery restarts)."""
+        self.stopped = threading.Event()
+        self._stopping = False
+        self.stop_reason = ""
+        self.manager_lost = False
+        self.shutdown_requested = False
+        self._listener = None
+        self.uuid = 0
+
+    def stop(self, reason: str, manager_lost: bool = False) -> None:
         """Close the listener, remove the socket, then signal ``stopped``.
 
         ``stopped`` is set last: the main thread exits as soon as it sees it, and the
@@ -263,6 +274,7 @@ class ExtensionServer:
                 return
             self._stopping = True
             self.stop_reason = reason
+            self.manager_lost = manager_lost
         if self._listener is not None:
             try:
                 self._listener.shutdown(socket.SHUT_RDWR)  # wakes a blocked accept() on Linux
