@@ -151,6 +151,8 @@ def decode_line(line: bytes) -> Message:
         msg = _MESSAGE.decode(line)
     except msgspec.DecodeError as e:  # ValidationError is a subclass
         raise DecodeError(str(e)) from None
+    except UnicodeDecodeError as e:  # msgspec raises it for bad UTF-8 inside a decoded string
+        raise DecodeError(f"invalid UTF-8 at byte {e.start}") from None
     # msgspec validates UTF-8 only in the strings it decodes; skipped keys can still
     # hide bad bytes, and a line like that is not eslogger's.  isascii() is the cheap path.
     if not line.isascii():

@@ -144,6 +144,7 @@ BAD_LINES = [
     (json.dumps({k: v for k, v in BASE.items() if k != "event_type"}).encode(), "event_type"),
     (json.dumps({**BASE, "event_type": 10}).encode(), "event.open"),  # says open, carries write
     (json.dumps(BASE).encode().replace(b'"signing_id": "x"', b'"signing_id": "x", "junk": "\xff\xfe"'), "UTF-8"),
+    (json.dumps(BASE).encode().replace(b'"/bin/x"', b'"/bin/\xff"'), "invalid UTF-8"),  # inside a decoded string
 ]
 
 
