@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import sys
 import time
 from pathlib import Path
@@ -25,7 +26,13 @@ def main(argv=None) -> int:
     ap.add_argument("--only", default="P1,P2,P3,P4,P5", help="comma-separated subset, e.g. P1,P4")
     ap.add_argument("--out", type=Path, help="directory for latest.json and performance.md "
                     "(default: bench/results and docs, or nothing with --quick)")
+    ap.add_argument("--render", action="store_true",
+                    help="only rebuild docs/performance.md from bench/results/latest.json (after editing bench/analysis.md)")
     args = ap.parse_args(argv)
+    if args.render:
+        doc = json.loads((ROOT / "bench" / "results" / "latest.json").read_text())
+        (ROOT / "docs" / "performance.md").write_text(report.markdown(doc, _analysis()))
+        return 0
     sizes = QUICK if args.quick else FULL
     only = set(args.only.upper().split(","))
     t0 = time.perf_counter()
@@ -53,11 +60,15 @@ def main(argv=None) -> int:
         json_path = (args.out or ROOT / "bench" / "results") / "latest.json"
         md_path = (args.out or ROOT / "docs") / "performance.md"
         report.write_json(json_path, doc)
-        analysis = (ROOT / "bench" / "analysis.md").read_text() if (ROOT / "bench" / "analysis.md").exists() else ""
         md_path.parent.mkdir(parents=True, exist_ok=True)
-        md_path.write_text(report.markdown(doc, analysis))
+        md_path.write_text(report.markdown(doc, _analysis()))
         print(f"wrote {json_path} and {md_path}")
     return 0
+
+
+def _analysis() -> str:
+    path = ROOT / "bench" / "analysis.md"
+    return path.read_text() if path.exists() else ""
 
 
 if __name__ == "__main__":

@@ -112,7 +112,7 @@ def lines(events: int, seed: int = 1, rate: int = 5000, only: str | None = None)
     """An iterator of ``events`` newline-terminated lines.
 
     Mixed corpora come from the project's generator (scenario "bench") when it is
-    installed; ``only`` (one event type, for P3/P4) always uses the templates here,
+    installed; ``only`` (one event type, for P2-P4) always uses the templates here,
     since filtering the mix for a 1% type would mean generating 100 times as much.
     """
     generate = _project_generator()
@@ -123,4 +123,4 @@ def lines(events: int, seed: int = 1, rate: int = 5000, only: str | None = None)
 
 def source_name() -> str:
     mixed = "osq_esf.corpus scenario 'bench'" if _project_generator() else "bench/corpus.py templates"
-    return f"mixed: {mixed}; single-type (P3, P4): bench/corpus.py templates (eslogger v10 shape)"
+    return f"mixed: {mixed}; single-type (P2-P4): bench/corpus.py templates (eslogger v10 shape)"
