@@ -65,6 +65,8 @@ class EventRing:
         self._objs: list[list] = [[] for _ in self.obj_names]
         self._intern = tuple(name in intern for name in self.obj_names)
         self._sizes = array("l") if max_bytes else None
+        # eid, time, running max, context reference, then one 8-byte slot per column
+        self._slot_bytes = 8 * (4 + len(self.int_names) + len(self.obj_names))
         self._start = 0  # physical index of the oldest row
         self._count = 0
         self._bytes = 0
@@ -198,14 +200,22 @@ class EventRing:
 
     def _append_each(self, rows) -> list[int]:
         refused = []
+        sized = self._sizes is not None
         for i, (time, ctx, ints, objs) in enumerate(rows):
             try:
                 array("q", [time] + [NULL_INT if v is None else v for v in ints])
             except (OverflowError, TypeError):
                 refused.append(i)
                 continue
-            self.append(time, ctx, ints, objs)
+            self.append(time, ctx, ints, objs, self.row_size(objs) if sized else 0)
         return refused
+
+    def row_size(self, objs) -> int:
+        """Estimated bytes of one row for the byte budget: its slots plus its text.
+
+        An upper bound: interned text shared between rows is counted for each of them.
+        """
+        return self._slot_bytes + sum(len(o) for o in objs if o.__class__ is str)
 
     def _evict_oldest(self) -> None:
         s = self._start

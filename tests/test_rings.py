@@ -80,3 +80,28 @@ def test_bounds_are_a_superset_of_matching_rows(capacity, steps, lo, hi, eid_lo)
         for i in inside:
             tm, ed = snap.time[i], snap.eid[i]
             assert (lo is None or tm >= lo) and (hi is None or tm <= hi) and (e_lo is None or ed >= e_lo)
+
+
+def test_a_byte_budget_configured_for_a_table_bounds_it():
+    """Through the pipeline, as [rings] max_bytes configures it: long paths take more room."""
+    import json
+
+    from osq_esf.pipeline import Pipeline
+    from osq_esf.schema import load_specs
+    from tests.test_decode import BASE
+
+    def line(i, path):
+        m = json.loads(json.dumps(BASE))
+        m["seq_num"] = m["global_seq_num"] = i
+        m["event"]["write"]["target"]["path"] = path
+        return json.dumps(m).encode()
+
+    p = Pipeline(load_specs(), max_bytes={"es_write": 20_000})
+    src = p.add_source("t", "replay")
+    ring = p.tables["es_write"].ring
+    p.ingest(src, [line(i, "/tmp/short") for i in range(100)])
+    short_rows = len(ring)
+    p.ingest(src, [line(i, "/tmp/" + "x" * 400 + str(i)) for i in range(100, 200)])
+    assert ring.buffered_bytes <= 20_000
+    assert 0 < len(ring) < short_rows  # the same budget holds fewer long rows
+    assert ring.evicted == 200 - len(ring)
