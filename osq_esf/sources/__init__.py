@@ -6,6 +6,7 @@ in ``eslogger.py`` and ``native.py`` and are imported only when asked for.
 
 from __future__ import annotations
 
+import os
 import platform
 import sys
 
@@ -50,7 +51,8 @@ def make_sources(specs: list[str], pipeline, speed: float = 0.0, config=None) ->
                 from osq_esf.sources.eslogger import eslogger_sources
 
                 out.extend(eslogger_sources(pipeline, arg, spec, config))
-            elif sys.platform != "darwin":
+            elif sys.platform != "darwin" and not os.environ.get("OSQ_ESF_NATIVE_SIM"):
+                # $OSQ_ESF_NATIVE_SIM names a simulator build of the shim: tests only (native/README.md).
                 raise SourceError(f"the {kind} source needs macOS; on {sys.platform} use --source replay:PATH")
             else:
                 from osq_esf.sources.native import native_sources
