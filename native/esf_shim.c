@@ -288,12 +288,10 @@ static void out_exec(esf_client *c, const es_event_exec_t *e, uint32_t version) 
         out_fmt(c, ",\"last_fd\":%d", e->last_fd);
     if (version >= 6)
         out_fmt(c, ",\"image_cputype\":%d,\"image_cpusubtype\":%d", (int)e->image_cputype, (int)e->image_cpusubtype);
-#if __MAC_OS_X_VERSION_MAX_ALLOWED >= 140000
-    if (version >= 7) {
+    if (version >= 7) { /* declared since the macOS 13.3 SDK; filled from message v7 (macOS 14) */
         OUT_LIT(c, ",\"dyld_exec_path\":");
         out_token(c, e->dyld_exec_path);
     }
-#endif
     OUT_LIT(c, "}");
 }
 
