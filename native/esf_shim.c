@@ -18,7 +18,6 @@
 #include <EndpointSecurity/EndpointSecurity.h>
 #include <bsm/libbsm.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -44,6 +43,12 @@ struct esf_client {
     char *scratch;
     size_t scratch_len, scratch_cap;
     bool scratch_oom;
+    struct esf_time_cache {
+        time_t sec;
+        bool valid;
+        size_t len;
+        char text[40];
+    } times[2]; /* 0: message time, 1: process start times */
     char names[ESF_MAX_TYPES][ESF_NAME_LEN];
 };
 
@@ -97,17 +102,28 @@ static void out_raw(esf_client *c, const char *s, size_t n) {
 
 #define OUT_LIT(c, lit) out_raw((c), (lit), sizeof(lit) - 1)
 
-static void out_fmt(esf_client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void out_fmt(esf_client *c, const char *fmt, ...) {
-    char tmp[128];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        out_raw(c, tmp, (size_t)n < sizeof tmp ? (size_t)n : sizeof tmp - 1);
+/* Integers by hand: snprintf per field cost most of a message's formatting time. */
+static void out_u64(esf_client *c, unsigned long long v) {
+    char t[20];
+    int i = 20;
+    do {
+        t[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    out_raw(c, t + i, (size_t)(20 - i));
 }
+
+static void out_i64(esf_client *c, long long v) {
+    if (v < 0) {
+        OUT_LIT(c, "-");
+        out_u64(c, 0ULL - (unsigned long long)v);
+    } else
+        out_u64(c, (unsigned long long)v);
+}
+
+/* A JSON key (with its leading comma or brace) and an integer. */
+#define OUT_KEY_I(c, key, v) (OUT_LIT((c), key), out_i64((c), (long long)(v)))
+#define OUT_KEY_U(c, key, v) (OUT_LIT((c), key), out_u64((c), (unsigned long long)(v)))
 
 /* Length of the valid UTF-8 sequence at s (1-4), or 0 if it is not one. */
 static size_t utf8_seq(const unsigned char *s, size_t n) {
@@ -184,20 +200,40 @@ static void out_bool(esf_client *c, bool v) {
     else OUT_LIT(c, "false");
 }
 
-/* RFC 3339 UTC with `digits` fractional digits, as eslogger writes times. */
-static void out_time(esf_client *c, time_t sec, long frac, int digits) {
-    struct tm tm;
-    if (gmtime_r(&sec, &tm) == NULL)
-        memset(&tm, 0, sizeof tm);
-    out_fmt(c, "\"%04d-%02d-%02dT%02d:%02d:%02d.%0*ldZ\"", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-            tm.tm_hour, tm.tm_min, tm.tm_sec, digits, frac);
+/* RFC 3339 UTC with `digits` fractional digits, as eslogger writes times.  The
+   seconds part is cached per slot: consecutive messages mostly share their second. */
+static void out_time(esf_client *c, int slot, time_t sec, long frac, int digits) {
+    struct esf_time_cache *tc = &c->times[slot];
+    if (!tc->valid || tc->sec != sec) {
+        struct tm tm;
+        if (gmtime_r(&sec, &tm) == NULL)
+            memset(&tm, 0, sizeof tm);
+        snprintf(tc->text, sizeof tc->text, "\"%04d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        tc->len = strlen(tc->text);
+        tc->sec = sec;
+        tc->valid = true;
+    }
+    out_raw(c, tc->text, tc->len);
+    char t[10];
+    for (int i = digits - 1; i >= 0; i--) {
+        t[i] = (char)('0' + (frac < 0 ? 0 : frac % 10));
+        frac /= 10;
+    }
+    out_raw(c, t, (size_t)digits);
+    OUT_LIT(c, "Z\"");
 }
 
 static void out_audit_token(esf_client *c, audit_token_t t) {
-    out_fmt(c, "{\"auid\":%u,\"euid\":%u,\"egid\":%u,\"ruid\":%u,", (unsigned)audit_token_to_auid(t),
-            (unsigned)audit_token_to_euid(t), (unsigned)audit_token_to_egid(t), (unsigned)audit_token_to_ruid(t));
-    out_fmt(c, "\"rgid\":%u,\"pid\":%d,\"asid\":%d,\"pidversion\":%d}", (unsigned)audit_token_to_rgid(t),
-            (int)audit_token_to_pid(t), (int)audit_token_to_asid(t), audit_token_to_pidversion(t));
+    OUT_KEY_U(c, "{\"auid\":", (unsigned)audit_token_to_auid(t));
+    OUT_KEY_U(c, ",\"euid\":", (unsigned)audit_token_to_euid(t));
+    OUT_KEY_U(c, ",\"egid\":", (unsigned)audit_token_to_egid(t));
+    OUT_KEY_U(c, ",\"ruid\":", (unsigned)audit_token_to_ruid(t));
+    OUT_KEY_U(c, ",\"rgid\":", (unsigned)audit_token_to_rgid(t));
+    OUT_KEY_I(c, ",\"pid\":", audit_token_to_pid(t));
+    OUT_KEY_I(c, ",\"asid\":", audit_token_to_asid(t));
+    OUT_KEY_I(c, ",\"pidversion\":", audit_token_to_pidversion(t));
+    OUT_LIT(c, "}");
 }
 
 static void out_file(esf_client *c, const es_file_t *f) {
@@ -220,8 +256,11 @@ static void out_process(esf_client *c, const es_process_t *p, uint32_t version) 
     }
     OUT_LIT(c, "{\"audit_token\":");
     out_audit_token(c, p->audit_token);
-    out_fmt(c, ",\"ppid\":%d,\"original_ppid\":%d,\"group_id\":%d,\"session_id\":%d,\"codesigning_flags\":%u",
-            (int)p->ppid, (int)p->original_ppid, (int)p->group_id, (int)p->session_id, (unsigned)p->codesigning_flags);
+    OUT_KEY_I(c, ",\"ppid\":", p->ppid);
+    OUT_KEY_I(c, ",\"original_ppid\":", p->original_ppid);
+    OUT_KEY_I(c, ",\"group_id\":", p->group_id);
+    OUT_KEY_I(c, ",\"session_id\":", p->session_id);
+    OUT_KEY_U(c, ",\"codesigning_flags\":", (unsigned)p->codesigning_flags);
     OUT_LIT(c, ",\"is_platform_binary\":");
     out_bool(c, p->is_platform_binary);
     OUT_LIT(c, ",\"is_es_client\":");
@@ -245,7 +284,7 @@ static void out_process(esf_client *c, const es_process_t *p, uint32_t version) 
     }
     if (version >= 3) {
         OUT_LIT(c, ",\"start_time\":");
-        out_time(c, p->start_time.tv_sec, (long)p->start_time.tv_usec, 6);
+        out_time(c, 1, p->start_time.tv_sec, (long)p->start_time.tv_usec, 6);
     }
     if (version >= 4) {
         OUT_LIT(c, ",\"responsible_audit_token\":");
@@ -255,7 +294,7 @@ static void out_process(esf_client *c, const es_process_t *p, uint32_t version) 
     }
 #if __MAC_OS_X_VERSION_MAX_ALLOWED >= 260000
     if (version >= 10)
-        out_fmt(c, ",\"cs_validation_category\":%d", (int)p->cs_validation_category);
+        OUT_KEY_I(c, ",\"cs_validation_category\":", (int)p->cs_validation_category);
 #endif
     OUT_LIT(c, "}");
 }
@@ -285,9 +324,11 @@ static void out_exec(esf_client *c, const es_event_exec_t *e, uint32_t version) 
         out_file(c, e->cwd);
     }
     if (version >= 4)
-        out_fmt(c, ",\"last_fd\":%d", e->last_fd);
-    if (version >= 6)
-        out_fmt(c, ",\"image_cputype\":%d,\"image_cpusubtype\":%d", (int)e->image_cputype, (int)e->image_cpusubtype);
+        OUT_KEY_I(c, ",\"last_fd\":", e->last_fd);
+    if (version >= 6) {
+        OUT_KEY_I(c, ",\"image_cputype\":", e->image_cputype);
+        OUT_KEY_I(c, ",\"image_cpusubtype\":", e->image_cpusubtype);
+    }
     if (version >= 7) { /* declared since the macOS 13.3 SDK; filled from message v7 (macOS 14) */
         OUT_LIT(c, ",\"dyld_exec_path\":");
         out_token(c, e->dyld_exec_path);
@@ -302,7 +343,8 @@ static void out_event(esf_client *c, const es_message_t *m) {
         out_exec(c, &m->event.exec, v);
         break;
     case ES_EVENT_TYPE_NOTIFY_OPEN:
-        out_fmt(c, "{\"fflag\":%d,\"file\":", (int)m->event.open.fflag);
+        OUT_KEY_I(c, "{\"fflag\":", m->event.open.fflag);
+        OUT_LIT(c, ",\"file\":");
         out_file(c, m->event.open.file);
         OUT_LIT(c, "}");
         break;
@@ -317,15 +359,17 @@ static void out_event(esf_client *c, const es_message_t *m) {
         OUT_LIT(c, "}");
         break;
     case ES_EVENT_TYPE_NOTIFY_EXIT:
-        out_fmt(c, "{\"stat\":%d}", m->event.exit.stat);
+        OUT_KEY_I(c, "{\"stat\":", m->event.exit.stat);
+        OUT_LIT(c, "}");
         break;
     case ES_EVENT_TYPE_NOTIFY_IOKIT_OPEN:
-        out_fmt(c, "{\"user_client_type\":%u,\"user_client_class\":", (unsigned)m->event.iokit_open.user_client_type);
+        OUT_KEY_U(c, "{\"user_client_type\":", m->event.iokit_open.user_client_type);
+        OUT_LIT(c, ",\"user_client_class\":");
         out_token(c, m->event.iokit_open.user_client_class);
 #if __MAC_OS_X_VERSION_MAX_ALLOWED >= 260000
         if (v >= 10) {
-            out_fmt(c, ",\"parent_registry_id\":%llu,\"parent_path\":",
-                    (unsigned long long)m->event.iokit_open.parent_registry_id);
+            OUT_KEY_U(c, ",\"parent_registry_id\":", m->event.iokit_open.parent_registry_id);
+            OUT_LIT(c, ",\"parent_path\":");
             out_token(c, m->event.iokit_open.parent_path);
         }
 #endif
@@ -356,17 +400,20 @@ static void format_message(esf_client *c, const es_message_t *m) {
     unsigned type = (unsigned)m->event_type;
     c->scratch_len = 0;
     c->scratch_oom = false;
-    out_fmt(c, "{\"schema_version\":1,\"version\":%u,\"time\":", (unsigned)v);
-    out_time(c, m->time.tv_sec, m->time.tv_nsec, 9);
-    out_fmt(c, ",\"mach_time\":%llu,\"event_type\":%u,\"action_type\":%d", (unsigned long long)m->mach_time, type,
-            (int)m->action_type);
+    OUT_KEY_U(c, "{\"schema_version\":1,\"version\":", v);
+    OUT_LIT(c, ",\"time\":");
+    out_time(c, 0, m->time.tv_sec, m->time.tv_nsec, 9);
+    OUT_KEY_U(c, ",\"mach_time\":", m->mach_time);
+    OUT_KEY_U(c, ",\"event_type\":", type);
+    OUT_KEY_I(c, ",\"action_type\":", m->action_type);
     if (v >= 2)
-        out_fmt(c, ",\"seq_num\":%llu", (unsigned long long)m->seq_num);
+        OUT_KEY_U(c, ",\"seq_num\":", m->seq_num);
     if (v >= 4) {
-        out_fmt(c, ",\"global_seq_num\":%llu", (unsigned long long)m->global_seq_num);
-        if (m->thread)
-            out_fmt(c, ",\"thread\":{\"thread_id\":%llu}", (unsigned long long)m->thread->thread_id);
-        else
+        OUT_KEY_U(c, ",\"global_seq_num\":", m->global_seq_num);
+        if (m->thread) {
+            OUT_KEY_U(c, ",\"thread\":{\"thread_id\":", m->thread->thread_id);
+            OUT_LIT(c, "}");
+        } else
             OUT_LIT(c, ",\"thread\":null");
     }
     OUT_LIT(c, ",\"process\":");
