@@ -13,7 +13,9 @@ for native/check-sdk.sh.  Build scripts stay out of the wheel (style-references.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 from cffi import FFI
@@ -56,10 +58,18 @@ ffibuilder = make_ffi(simulator=False)
 
 
 def build(out_dir: str | Path, simulator: bool = False, verbose: bool = False) -> Path:
-    """Compile the module into ``out_dir``; returns the path of the extension file."""
+    """Compile the module and put only the extension file into ``out_dir``; returns its path.
+
+    The generated C and object files stay in a temporary directory, so building
+    into the package (``--out osq_esf``) leaves nothing else there.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    return Path(make_ffi(simulator).compile(tmpdir=str(out_dir), verbose=verbose))
+    with tempfile.TemporaryDirectory(prefix="esf-build-") as work:
+        built = Path(make_ffi(simulator).compile(tmpdir=work, verbose=verbose))
+        dest = out_dir / built.name
+        shutil.copy2(built, dest)
+    return dest
 
 
 def main(argv=None) -> int:

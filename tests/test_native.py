@@ -466,3 +466,12 @@ def test_message_versions_gate_the_fields_like_eslogger(raw):
     assert new["process"]["cdhash"] == bytes(i * 13 % 256 for i in range(20)).hex().upper()
     assert new["process"]["start_time"] == "2026-09-21T14:13:20.123456Z"
     assert new["time"] == "2026-09-21T14:13:20.314153644Z"
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="off macOS only")
+def test_native_off_macos_needs_the_explicit_simulator(monkeypatch):
+    from osq_esf.sources import make_sources
+
+    monkeypatch.delenv(ENV_SIM, raising=False)
+    with pytest.raises(SourceError, match="the native source needs macOS"):
+        make_sources(["native"], pipeline())
