@@ -127,6 +127,26 @@ class Message(Struct, gc=False, kw_only=True):
     action_type: int = 1
 
 
+class IngestMessage(Struct, gc=False, kw_only=True):
+    """:class:`Message` as the pipeline reads it: the acting ``process`` left as raw JSON.
+
+    Most events come from a few hundred processes, so the pipeline interns the context by
+    these bytes (:meth:`osq_esf.process.ProcessPool.get_raw`) and builds a :class:`Process`
+    only for bytes it has not seen: skipping the struct saves ~1/3 of the decode.
+    """
+
+    event_type: int
+    event: Events
+    process: msgspec.Raw
+    time: str
+    version: int = 1
+    mach_time: int = 0
+    seq_num: Optional[int] = None
+    global_seq_num: Optional[int] = None
+    thread: Optional[Thread] = None
+    action_type: int = 1
+
+
 class RawEvent(Struct, gc=False):
     """Second look at a line whose event type has no table: keep the event JSON as is."""
 
@@ -138,6 +158,8 @@ class DecodeError(ValueError):
 
 
 _MESSAGE = msgspec.json.Decoder(Message)
+_INGEST = msgspec.json.Decoder(IngestMessage)
+_PROCESS = msgspec.json.Decoder(Process)
 _RAW_EVENT = msgspec.json.Decoder(RawEvent)
 
 
@@ -161,6 +183,55 @@ def decode_line(line: bytes) -> Message:
         except UnicodeDecodeError as e:
             raise DecodeError(f"invalid UTF-8 at byte {e.start}") from None
     return msg
+
+
+def decode_lines(lines, first_number: int) -> tuple[list, list, int]:
+    """A batch for the pipeline: ([(IngestMessage, line, number)], [(line, number, why)], last number).
+
+    Blank lines are skipped (numbered all the same).  The checks are :func:`decode_line`'s,
+    except that the acting process is validated when the pipeline first meets its bytes
+    (:func:`decode_process`).  Decoding the batch as one JSON array was measured no faster
+    (the join costs what the calls save), so this is one C call per line.
+    """
+    decode = _INGEST.decode
+    decoded, errors = [], []
+    number = first_number - 1
+    for line in lines:
+        number += 1
+        if line[:1] != b"{" and not line.strip():  # strip() copies: only for lines that may be blank
+            continue  # blank lines (e.g. a trailing newline) carry nothing
+        try:
+            msg = decode(line)
+        except msgspec.DecodeError as e:  # ValidationError is a subclass
+            errors.append((line, number, str(e)))
+            continue
+        except UnicodeDecodeError as e:
+            errors.append((line, number, f"invalid UTF-8 at byte {e.start}"))
+            continue
+        except Exception as e:  # never let one line stop ingestion
+            errors.append((line, number, f"{type(e).__name__}: {e}"))
+            continue
+        if not line.isascii():  # see decode_line: skipped keys can hide bad bytes
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                errors.append((line, number, f"invalid UTF-8 at byte {e.start}"))
+                continue
+        decoded.append((msg, line, number))
+    return decoded, errors, number
+
+
+def decode_process(raw: bytes) -> Process:
+    """The ``process`` object of an :class:`IngestMessage`; errors read as :func:`decode_line`'s."""
+    try:
+        return _PROCESS.decode(raw)
+    except msgspec.DecodeError as e:
+        text = str(e)
+        if "`$" in text:  # the path as it is in the whole message
+            text = text.replace("`$", "`$.process", 1)
+        else:
+            text = f"{text} - at `$.process`"
+        raise DecodeError(text) from None
 
 
 def raw_event_json(line: bytes) -> str:

@@ -1,7 +1,9 @@
 """Per event type: which decoded fields fill which table columns.
 
-Each extractor returns (the process whose context describes the row, the table's own
-integer columns, the table's own other columns) in the order it declares.  The
+Each extractor gets the message, its event and the context of the acting process, and
+returns (the :class:`~osq_esf.decode.Process` whose context describes the row, or None
+for the acting process; the table's own integer columns; the table's own other columns)
+in the order it declares.  The
 declared names are checked against tables/*.toml when the tables are built, so a
 column cannot exist in one place only.
 """
@@ -11,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from osq_esf.decode import ExecEvent, ExitEvent, ForkEvent, IOKitOpenEvent, Message, OpenEvent, WriteEvent
-from osq_esf.process import token_fields
+from osq_esf.decode import ExecEvent, ExitEvent, ForkEvent, IngestMessage, IOKitOpenEvent, OpenEvent, WriteEvent
+from osq_esf.process import ProcessContext, token_fields
 
 
 @dataclass(frozen=True)
@@ -77,47 +79,46 @@ def fflag_names(fflag: int) -> str:
 @extractor("exec",
            ints=("cmdline_count", "env_count", "caller_pidversion", "image_cputype", "image_cpusubtype"),
            objs=("cmdline", "env", "cwd", "caller_path", "script", "dyld_exec_path"))
-def _exec(msg: Message, e: ExecEvent):
-    caller = msg.process
+def _exec(msg: IngestMessage, e: ExecEvent, caller: ProcessContext):
     return e.target, (
-        len(e.args), len(e.env), token_fields(caller.audit_token)[7], e.image_cputype, e.image_cpusubtype,
+        len(e.args), len(e.env), caller.pidversion, e.image_cputype, e.image_cpusubtype,
     ), (
         quote_join(e.args), quote_join(e.env),
         e.cwd.path if e.cwd is not None else None,
-        caller.executable.path,
+        caller.path,
         e.script.path if e.script is not None else None,
         e.dyld_exec_path or None,
     )
 
 
 @extractor("open", ints=("fflag",), objs=("filename", "fflag_names"))
-def _open(msg: Message, e: OpenEvent):
-    return msg.process, (e.fflag,), (e.file.path, fflag_names(e.fflag))
+def _open(msg: IngestMessage, e: OpenEvent, actor: ProcessContext):
+    return None, (e.fflag,), (e.file.path, fflag_names(e.fflag))
 
 
 @extractor("write", objs=("filename",))
-def _write(msg: Message, e: WriteEvent):
-    return msg.process, (), (e.target.path,)
+def _write(msg: IngestMessage, e: WriteEvent, actor: ProcessContext):
+    return None, (), (e.target.path,)
 
 
 @extractor("iokit_open", ints=("user_client_type",), objs=("user_client_class", "parent_path", "parent_registry_id"))
-def _iokit_open(msg: Message, e: IOKitOpenEvent):
+def _iokit_open(msg: IngestMessage, e: IOKitOpenEvent, actor: ProcessContext):
     reg = e.parent_registry_id
-    return msg.process, (e.user_client_type,), (
+    return None, (e.user_client_type,), (
         e.user_client_class, e.parent_path, None if reg is None else str(reg),
     )
 
 
 @extractor("fork", ints=("child_pid", "child_pidversion"))
-def _fork(msg: Message, e: ForkEvent):
+def _fork(msg: IngestMessage, e: ForkEvent, actor: ProcessContext):
     t = token_fields(e.child.audit_token)
-    return msg.process, (t[5], t[7]), ()
+    return None, (t[5], t[7]), ()
 
 
 @extractor("exit", ints=("exit_code", "exit_status", "term_signal"))
-def _exit(msg: Message, e: ExitEvent):
+def _exit(msg: IngestMessage, e: ExitEvent, actor: ProcessContext):
     st = e.stat
     low = st & 0x7F
     status = (st >> 8) & 0xFF if low == 0 else None  # WIFEXITED / WEXITSTATUS
     signal = low if low not in (0, 0x7F) else None  # WIFSIGNALED / WTERMSIG
-    return msg.process, (st, status, signal), ()
+    return None, (st, status, signal), ()

@@ -93,7 +93,8 @@ class Health:
             types.setdefault(s, TypeCounts())
 
     def dropped(self, client: str, short: str, verdict: str) -> None:
-        tc = self.types_of(client).setdefault(short, TypeCounts())
+        types = self.types_of(client)
+        tc = types.get(short) or types.setdefault(short, TypeCounts())  # no throwaway counters per event
         if verdict == "muted":
             tc.muted += 1
         else:

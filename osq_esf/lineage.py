@@ -19,7 +19,9 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
-from osq_esf.decode import parse_time
+import msgspec
+
+from osq_esf.decode import decode_process, parse_time
 from osq_esf.extension.constraints import plan_from_context
 from osq_esf.extension.encode import encode_dict_rows
 from osq_esf.process import ProcessContext, token_fields
@@ -91,6 +93,8 @@ class Lineage:
         # The pipeline's ProcessPool, so a fork's child or an exec's caller is interned once for
         # the table and for the rows it later acts in.
         self._context = pool.get if pool is not None else ProcessContext
+        self._context_raw = pool.get_raw if pool is not None else (
+            lambda raw: ProcessContext(decode_process(bytes(raw))))
         self.records: dict[tuple[int, int], ProcessRecord] = {}
         self._pidversions: dict[int, list[int]] = {}  # pid -> pidversions in the table
         self._ended: OrderedDict[tuple[int, int], int] = OrderedDict()  # in end order -> end time
@@ -183,11 +187,18 @@ class Lineage:
         return rec
 
     def _record_process(self, p, how: str) -> ProcessRecord:
-        """The record of a decoded Process that is not the row's context (fork child, exec caller)."""
-        t = token_fields(p.audit_token)
-        rec = self.records.get((t[5], t[7]))
+        """The record of a process that is not the row's context (fork child, exec caller):
+        a decoded Process, or its JSON as the pipeline's messages carry the acting process."""
+        if isinstance(p, msgspec.Raw):
+            ctx = self._context_raw(p)
+            key = (ctx.pid, ctx.pidversion)
+        else:
+            ctx = None
+            t = token_fields(p.audit_token)
+            key = (t[5], t[7])
+        rec = self.records.get(key)
         if rec is None:
-            return self._record(self._context(p), how)
+            return self._record(ctx if ctx is not None else self._context(p), how)
         if how == "fork" and rec.created_by == "seen":  # its own events came before its fork
             rec.created_by, rec.origin_known = how, True
         return rec

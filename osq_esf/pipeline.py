@@ -16,7 +16,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from osq_esf import events
-from osq_esf.decode import DecodeError, decode_line, parse_time, raw_event_json
+from osq_esf.decode import DecodeError, decode_lines, parse_time, raw_event_json
 from osq_esf.extract import EXTRACTORS
 from osq_esf.health import Health, TypeCounts
 from osq_esf.process import ProcessPool
@@ -117,24 +117,17 @@ class Pipeline:
 
     def ingest(self, src: SourceState, lines) -> int:
         """Decode and buffer a batch of lines from ``src``; returns the events buffered."""
-        decoded = []
-        for line in lines:
-            src.lines += 1
-            if line[:1] != b"{" and not line.strip():  # strip() copies: only for lines that may be blank
-                continue  # blank lines (e.g. a trailing newline) carry nothing
-            try:
-                decoded.append((decode_line(line), line, src.lines))
-            except DecodeError as e:
-                self._error(src, line, str(e))
-            except Exception as e:  # never let one line stop ingestion
-                self._error(src, line, f"{type(e).__name__}: {e}")
+        decoded, errors, src.lines = decode_lines(lines, src.lines + 1)
+        for line, number, why in errors:
+            self._error(src, line, why, number)
         if not decoded:
             return 0
         client = src.name
         routes = self._routes
-        pool = self.pool
+        context, pool_get = self.pool.get_raw, self.pool.get
         other = self.other
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
+        dropped = self.dropped
         n = 0
         counts = self.health.types_of(client)
         pending: dict[EventTable, tuple[list, list]] = {}  # per table: rows, (line, number); one ring write per batch
@@ -142,13 +135,15 @@ class Pipeline:
             for msg, line, line_number in decoded:
                 tc = None
                 try:
+                    # The acting process first: an invalid one fails the line before it has a type.
+                    actor = context(msg.process)
                     et = msg.event_type
                     route = routes.get(et)
                     if route is None:
                         table, short = other, events.short_name(et)
                         tc = counts.get(short) or counts.setdefault(short, TypeCounts())
                         tc.received += 1
-                        proc, ints, objs = msg.process, (et,), (raw_event_json(line),)
+                        ctx, ints, objs = actor, (et,), (raw_event_json(line),)
                     else:
                         table, fn, short = route
                         tc = counts.get(short) or counts.setdefault(short, TypeCounts())
@@ -156,25 +151,23 @@ class Pipeline:
                         ev = getattr(msg.event, short)
                         if ev is None:
                             raise DecodeError(f"event_type {et} but no event.{short}")
-                        proc, ints, objs = fn(msg, ev)
+                        proc, ints, objs = fn(msg, ev, actor)
+                        ctx = actor if proc is None else pool_get(proc)
                     sec, nsec = parse_time(msg.time)
-                    ctx = pool.get(proc)
                     # Sequence numbers are accounted before anything can drop the event.
                     if sequence is not None:
                         sequence.observe(client, short, msg)
                     thread = msg.thread
-                    ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
-                            thread.thread_id if thread is not None else None) + ints
-                    objs = (short, client) + objs
                     # Without the stage the lineage columns are NULL, so rows keep their shape.
                     extra_ints, extra_objs = (LINEAGE_NULLS if lineage is None
                                               else lineage.observe(short, msg, ctx))
-                    ints += extra_ints
-                    objs += extra_objs
+                    ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
+                            thread.thread_id if thread is not None else None, *ints, *extra_ints)
+                    objs = (short, client, *objs, *extra_objs)
                     if rules is not None:
                         verdict = rules.verdict(table, short, ctx, sec, ints, objs)
                         if verdict is not None:
-                            self.dropped(client, short, verdict)
+                            dropped(client, short, verdict)
                             continue
                         objs = rules.redact(table, objs)
                     batch = pending.get(table)

@@ -1,17 +1,18 @@
 """Process context: the acting process of an event, interned.
 
 Most events of a busy Mac come from a few hundred processes, so the decoded
-:class:`~osq_esf.decode.Process` (a frozen, hashable Struct) is used as the key of a
-pool and each distinct process is turned into one :class:`ProcessContext` whose
-column values are computed once.  A ring row then holds one reference instead of
-two dozen values, which is what keeps a buffered event near 100 bytes.
+:class:`~osq_esf.decode.Process` (a frozen, hashable Struct), or on the pipeline's path
+the raw JSON bytes of it, is used as the key of a pool and each distinct process is
+turned into one :class:`ProcessContext` whose column values are computed once.  A ring
+row then holds one reference instead of two dozen values, which is what keeps a buffered
+event near 100 bytes.
 """
 
 from __future__ import annotations
 
 import threading
 
-from osq_esf.decode import AuditToken, Process, parse_time
+from osq_esf.decode import AuditToken, Process, decode_process, parse_time
 
 # Column order of the process group in tables/_groups.toml; ProcessContext.values follows it.
 PROCESS_COLUMNS: tuple[str, ...] = (
@@ -153,6 +154,24 @@ class ProcessPool:
                 if len(self._pool) >= self._limit:
                     self._pool.clear()
                 self._pool[p] = ctx
+        return ctx
+
+    def get_raw(self, raw) -> ProcessContext:
+        """The context of a ``process`` object still as JSON (:class:`~osq_esf.decode.IngestMessage`).
+
+        Keyed by the bytes (a copy: the Raw would keep the whole line alive).  eslogger's key
+        order varies between records (endpoint-security.md §12.3), so one process can come
+        as several byte strings: a miss decodes the struct and goes through :meth:`get`,
+        so they all share one context.  Raises DecodeError for an invalid process.
+        """
+        key = bytes(raw)
+        ctx = self._pool.get(key)
+        if ctx is None:
+            ctx = self.get(decode_process(key))
+            with self._lock:
+                if len(self._pool) >= self._limit:
+                    self._pool.clear()
+                self._pool[key] = ctx
         return ctx
 
     def __len__(self) -> int:
