@@ -102,6 +102,9 @@ class Lineage:
         # What a cached answer lacked: (pid, pidversion), or (pid, None) for "any image of pid".
         # A set per key: a context re-resolved for another reason must not be listed twice.
         self._waiting: dict[tuple, set[ProcessContext]] = {}
+        # The hit path of observe() for an event that is not fork/exec/exit, for the pipeline
+        # to call without a method call per event (the dict is cleared, never replaced).
+        self.cached = self._cache.get
         self.now = 0  # latest event time seen by a fork/exec/exit or a cache miss (UNIX seconds)
         self.evicted = 0  # records forgotten (retention, bounds)
         self.errors = 0  # events whose lineage failed (their rows get NULL lineage columns)

@@ -19,6 +19,7 @@ from osq_esf import events
 from osq_esf.decode import DecodeError, decode_lines, parse_time, raw_event_json
 from osq_esf.extract import EXTRACTORS
 from osq_esf.health import Health, TypeCounts
+from osq_esf.lineage import PROCESS_EVENTS
 from osq_esf.process import ProcessPool
 from osq_esf.schema import TableSpec
 from osq_esf.tables import LINEAGE_NULLS, EventTable
@@ -124,10 +125,11 @@ class Pipeline:
             return 0
         client = src.name
         routes = self._routes
-        context, pool_get = self.pool.get_raw, self.pool.get
+        known, context, pool_get = self.pool.known, self.pool.get_raw, self.pool.get
         other = self.other
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
         dropped = self.dropped
+        lineage_cached = getattr(lineage, "cached", None)  # Lineage.observe's hit path, inline
         n = 0
         counts = self.health.types_of(client)
         pending: dict[EventTable, tuple[list, list]] = {}  # per table: rows, (line, number); one ring write per batch
@@ -136,7 +138,8 @@ class Pipeline:
                 tc = None
                 try:
                     # The acting process first: an invalid one fails the line before it has a type.
-                    actor = context(msg.process)
+                    raw = msg.process
+                    actor = known(bytes(raw)) or context(raw)
                     et = msg.event_type
                     route = routes.get(et)
                     if route is None:
@@ -159,8 +162,11 @@ class Pipeline:
                         sequence.observe(client, short, msg)
                     thread = msg.thread
                     # Without the stage the lineage columns are NULL, so rows keep their shape.
-                    extra_ints, extra_objs = (LINEAGE_NULLS if lineage is None
-                                              else lineage.observe(short, msg, ctx))
+                    if lineage is None:
+                        extra_ints, extra_objs = LINEAGE_NULLS
+                    else:
+                        extra_ints, extra_objs = ((lineage_cached is not None and short not in PROCESS_EVENTS
+                                                   and lineage_cached(ctx)) or lineage.observe(short, msg, ctx))
                     ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
                             thread.thread_id if thread is not None else None, *ints, *extra_ints)
                     objs = (short, client, *objs, *extra_objs)

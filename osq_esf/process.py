@@ -145,6 +145,9 @@ class ProcessPool:
         self._pool: dict[Process, ProcessContext] = {}
         self._limit = limit
         self._lock = threading.Lock()
+        # The hit path for callers that look up a key many times (the pipeline, by raw bytes):
+        # one C call instead of a method call; on None they call get/get_raw.
+        self.known = self._pool.get
 
     def get(self, p: Process) -> ProcessContext:
         ctx = self._pool.get(p)
