@@ -130,6 +130,9 @@ class Pipeline:
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
         dropped = self.dropped
         lineage_cached = getattr(lineage, "cached", None)  # Lineage.observe's hit path, inline
+        plan_of = getattr(rules, "plan_of", None)
+        redacted_table = getattr(rules, "redacted_table", None)
+        plans: dict = {}  # short -> the rules' plan for it (or None), for this batch
         n = 0
         counts = self.health.types_of(client)
         pending: dict[EventTable, tuple[list, list]] = {}  # per table: rows, (line, number); one ring write per batch
@@ -171,11 +174,18 @@ class Pipeline:
                             thread.thread_id if thread is not None else None, *ints, *extra_ints)
                     objs = (short, client, *objs, *extra_objs)
                     if rules is not None:
-                        verdict = rules.verdict(table, short, ctx, sec, ints, objs)
+                        if plan_of is None:
+                            verdict = rules.verdict(table, short, ctx, sec, ints, objs)
+                        else:  # Rules.verdict without its call per event
+                            plan = plans.get(short, plans)
+                            if plan is plans:
+                                plan = plans[short] = plan_of(table, short)
+                            verdict = None if plan is None else plan(ctx, sec, ints, objs)
                         if verdict is not None:
                             dropped(client, short, verdict)
                             continue
-                        objs = rules.redact(table, objs)
+                        if plan_of is None or table is redacted_table:
+                            objs = rules.redact(table, objs)
                     batch = pending.get(table)
                     if batch is None:
                         batch = pending[table] = ([], [])

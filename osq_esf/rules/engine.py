@@ -37,6 +37,7 @@ class Rules:
         }
         ex = tables.get("es_exec")
         self._exec_table = ex if self.redactor else None
+        self.redacted_table = self._exec_table  # redact() changes nothing for any other table
         if ex is not None:
             self._cmdline_at = ex.obj_names.index("cmdline")
             self._env_at = ex.obj_names.index("env")
@@ -53,6 +54,12 @@ class Rules:
         if plan is _UNSET:
             plan = self._plan(table, short)
         return None if plan is None else plan(ctx, time, ints, objs)
+
+    def plan_of(self, table, short: str):
+        """What :meth:`verdict` calls for ``short``: ``plan(ctx, time, ints, objs)``, or None
+        when no rule applies (the pipeline keeps it for a batch and calls it directly)."""
+        plan = self._plans.get(short, _UNSET)
+        return self._plan(table, short) if plan is _UNSET else plan
 
     def redact(self, table, objs: tuple) -> tuple:
         """``objs`` with secrets masked in es_exec's cmdline and env."""
