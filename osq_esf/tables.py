@@ -11,6 +11,7 @@ from operator import attrgetter, itemgetter
 from typing import Callable
 
 from osq_esf.extension.constraints import Plan, pid_predicate, plan_from_context
+from osq_esf.extension import encode
 from osq_esf.extension.encode import ColumnEncoder, encode_dict_rows, map_headers, process_blob, string
 from osq_esf.process import PROCESS_COLUMNS
 from osq_esf.rings import NULL_INT, EventRing
@@ -62,6 +63,16 @@ class EventTable:
         self._enc = {n: ColumnEncoder(n, numeric[n]) for n in spec.column_names}
         self._proc_keys = tuple(string(n.encode()) for n in PROCESS_COLUMNS)
         self._proc_numeric = tuple(numeric[n] for n in PROCESS_COLUMNS)
+        # The compiled encoder's column descriptors, in the Python path's order: integer
+        # columns are numeric (NULL sent as ""), object columns text (NULL left out).
+        rowenc = encode.rowenc
+        if rowenc is not None and all(numeric[n] for n in ("eid", "time", *self.int_names)) \
+                and not any(numeric[n] for n in self.obj_names):
+            self._rowenc = rowenc
+            self._c_columns = tuple((n, self._enc[n].key, rowenc.KIND_INT) for n in ("eid", "time", *self.int_names)) \
+                + tuple((n, self._enc[n].key, rowenc.KIND_TEXT) for n in self.obj_names)
+        else:
+            self._rowenc = None
 
     @property
     def name(self) -> str:
@@ -110,22 +121,36 @@ class EventTable:
             return 0, b""
         return snap.n, self._encode_rows(snap.ctx, snap.eid, snap.time, snap.cols, plan.cols_used)
 
+    def _process_encodings(self, ctxs) -> list[tuple[int, bytes]]:
+        """Each row's process columns as (pair count, encoded pairs), made once per process."""
+        encs = list(map(_ENCODED, ctxs))
+        if None in encs:  # first time this process is sent: encode its columns once
+            for c in {id(c): c for c, e in zip(ctxs, encs) if e is None}.values():
+                c.encoded = process_blob(c, self._proc_keys, self._proc_numeric)
+            encs = list(map(_ENCODED, ctxs))
+        return encs
+
     def _encode_rows(self, ctxs, eids, times, cols, used) -> bytes:
         """Rows as thrift maps, byte for byte what TBinaryProtocol writes for the same dicts.
 
-        Every column becomes one or two streams of pieces made by C-level maps; the
-        rows are then one join over the streams zipped together.
+        With the compiled encoder, one C call writes the chunk.  Otherwise every column
+        becomes one or two streams of pieces made by C-level maps; the rows are then one
+        join over the streams zipped together.
         """
+        if self._rowenc is not None:
+            procs = None
+            if used is None or not used.isdisjoint(PROCESS_COLUMNS):
+                procs = self._process_encodings(ctxs)
+            data = (eids, times, *cols)
+            columns = [(key, kind, data[j]) for j, (name, key, kind) in enumerate(self._c_columns)
+                       if used is None or name in used]
+            return self._rowenc.encode_rows(len(ctxs), procs, columns)
         want = (lambda name: True) if used is None else (lambda name: name in used)
         streams = []
         fixed = 0
         counts = None
         if used is None or not used.isdisjoint(PROCESS_COLUMNS):
-            encs = list(map(_ENCODED, ctxs))
-            if None in encs:  # first time this process is sent: encode its columns once
-                for c in {id(c): c for c, e in zip(ctxs, encs) if e is None}.values():
-                    c.encoded = process_blob(c, self._proc_keys, self._proc_numeric)
-                encs = list(map(_ENCODED, ctxs))
+            encs = self._process_encodings(ctxs)
             counts = list(map(_FIRST, encs))
             streams.append(list(map(_SECOND, encs)))
         if want("eid"):

@@ -11,8 +11,19 @@ output is byte-for-byte what TBinaryProtocol would write.
 
 from __future__ import annotations
 
+import os
 import struct
 from itertools import chain
+
+# The compiled row encoder (_rowenc.c, built by setup.py when a C compiler is present) writes
+# the same bytes as the Python path in osq_esf.tables, which stays the fallback; OSQ_ESF_PURE=1
+# forces the fallback (tests compare the two).
+rowenc = None
+if not os.environ.get("OSQ_ESF_PURE"):
+    try:
+        from osq_esf.extension import _rowenc as rowenc
+    except ImportError:
+        pass
 
 T_STOP, T_I32, T_I64, T_STRING, T_STRUCT, T_MAP, T_LIST = 0, 8, 10, 11, 12, 13, 15
 _I32 = struct.Struct(">i")
