@@ -6,7 +6,8 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench docs clean
 
-$(STAMP): pyproject.toml
+# setup.py builds the optional C row encoder: a changed source must be rebuilt
+$(STAMP): pyproject.toml setup.py osq_esf/extension/_rowenc.c
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[test,bench]'
