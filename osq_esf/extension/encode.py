@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import struct
-from itertools import chain
 
 # The compiled row encoder (_rowenc.c, built by setup.py when a C compiler is present) writes
 # the same bytes as the Python path in osq_esf.tables, which stays the fallback; OSQ_ESF_PURE=1
