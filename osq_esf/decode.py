@@ -114,10 +114,11 @@ class Thread(Struct, frozen=True, gc=False):
     thread_id: int = 0
 
 
-class Message(Struct, gc=False, kw_only=True):
+class _Envelope(Struct, gc=False, kw_only=True):
+    """The message fields both decoded forms share; ``process`` is added by each form."""
+
     event_type: int
     event: Events
-    process: Process
     time: str
     version: int = 1
     mach_time: int = 0
@@ -127,7 +128,13 @@ class Message(Struct, gc=False, kw_only=True):
     action_type: int = 1
 
 
-class IngestMessage(Struct, gc=False, kw_only=True):
+class Message(_Envelope, kw_only=True):
+    """One eslogger message with its acting process decoded."""
+
+    process: Process
+
+
+class IngestMessage(_Envelope, kw_only=True):
     """:class:`Message` as the pipeline reads it: the acting ``process`` left as raw JSON.
 
     Most events come from a few hundred processes, so the pipeline interns the context by
@@ -135,16 +142,7 @@ class IngestMessage(Struct, gc=False, kw_only=True):
     only for bytes it has not seen: skipping the struct saves ~1/3 of the decode.
     """
 
-    event_type: int
-    event: Events
     process: msgspec.Raw
-    time: str
-    version: int = 1
-    mach_time: int = 0
-    seq_num: Optional[int] = None
-    global_seq_num: Optional[int] = None
-    thread: Optional[Thread] = None
-    action_type: int = 1
 
 
 class RawEvent(Struct, gc=False):
