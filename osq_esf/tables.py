@@ -35,7 +35,20 @@ CHUNK_ROWS = 2048
 _ENCODED, _FIRST, _SECOND = attrgetter("encoded"), itemgetter(0), itemgetter(1)
 
 
-class EventTable:
+class SpecTable:
+    """What the extension server needs of any table: its name and osquery routes, from the spec."""
+
+    spec: TableSpec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def routes(self) -> list[dict[str, str]]:
+        return self.spec.routes()
+
+
+class EventTable(SpecTable):
     """One event table: its spec, its ring and the column encoders."""
 
     def __init__(self, spec: TableSpec, ints: tuple[str, ...], objs: tuple[str, ...], capacity: int,
@@ -73,13 +86,6 @@ class EventTable:
                 + tuple((n, self._enc[n].key, rowenc.KIND_TEXT) for n in self.obj_names)
         else:
             self._rowenc = None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def routes(self) -> list[dict[str, str]]:
-        return self.spec.routes()
 
     def generate(self, context) -> tuple[int, bytes]:
         """Rows for a generate request: (count, encoded maps)."""
@@ -194,7 +200,7 @@ class EventTable:
         return b"".join(out)
 
 
-class StatusTable:
+class StatusTable(SpecTable):
     """A small table computed on demand from the extension's own state."""
 
     def __init__(self, spec: TableSpec, rows: Callable[[], list[dict]]):
@@ -202,13 +208,6 @@ class StatusTable:
         self._rows = rows
         if spec.kind != "status":
             raise SpecError(f"{spec.name}: StatusTable needs kind = 'status'")
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    def routes(self) -> list[dict[str, str]]:
-        return self.spec.routes()
 
     def generate(self, context) -> tuple[int, bytes]:
         names = self.spec.column_names
