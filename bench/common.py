@@ -114,13 +114,9 @@ class RunningExtension:
         return self.proc.pid
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        from tests.idl_peer import stop_child
+
+        stop_child(self.proc)
         self.manager.stop()
 
 

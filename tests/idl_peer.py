@@ -9,6 +9,7 @@ transport, binary protocol).  Deliberately independent of osq_esf.host.
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 
 from osquery.extensions import Extension, ExtensionManager
@@ -114,3 +115,14 @@ def ping(path: str, timeout: float = 10.0):
         return client.ping()
     finally:
         trans.close()
+
+
+def stop_child(proc: subprocess.Popen, grace: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL after ``grace`` seconds; always reaped (no zombie)."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

@@ -89,7 +89,7 @@ SHELL_PATH = ("/opt/homebrew/bin:/opt/homebrew/sbin:/Users/alice/.pyenv/shims:/U
 def shell_env(tty: str = DEMO_TTY, pwd: str = HOME, extra: tuple = ()) -> tuple:
     """A login shell's environment in Terminal: ~45 variables, a long PATH."""
     return (
-        f"TERM_PROGRAM=Apple_Terminal", "SHELL=/bin/zsh", "TERM=xterm-256color", f"TMPDIR={TMPDIR}/",
+        "TERM_PROGRAM=Apple_Terminal", "SHELL=/bin/zsh", "TERM=xterm-256color", f"TMPDIR={TMPDIR}/",
         "TERM_PROGRAM_VERSION=455.1", "TERM_SESSION_ID=6F1C3E2A-8D4B-4F7A-9C21-0B5E7D3A9F11",
         "USER=alice", "SSH_AUTH_SOCK=/private/tmp/com.apple.launchd.Yx3Ae7Rm2K/Listeners",
         f"PATH={SHELL_PATH}", "__CFBundleIdentifier=com.apple.Terminal", f"PWD={pwd}", "LANG=en_US.UTF-8",

@@ -24,7 +24,6 @@ import glob
 import importlib.util
 import logging
 import os
-import sys
 import time
 from dataclasses import dataclass
 
