@@ -75,13 +75,22 @@ class IdlManager:
             ExtensionManager.Processor(self.handler), self._transport,
             TTransport.TBufferedTransportFactory(), TBinaryProtocol.TBinaryProtocolFactory(), daemon=True,
         )
-        self.thread = threading.Thread(target=self.server.serve, daemon=True)
+        self.stopping = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self):
+        try:
+            self.server.serve()
+        except Exception:
+            if not self.stopping:  # closing the listener under accept() is how stop() ends it
+                raise
 
     def start(self):
         self.thread.start()
         return self
 
     def stop(self):
+        self.stopping = True
         try:
             self._transport.close()
         except Exception:
