@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from osq_esf.rules import SECTIONS as RULE_SECTIONS
 from osq_esf.rules import RuleError, RulesConfig, parse_rules
+from osq_esf.rules import base
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -97,96 +98,96 @@ def find_line(text: str, key: str) -> int | None:
 
 
 def parse_config(text: str, origin: str = "<config>") -> Config:
+    """Parse and validate a whole file; any bad value refuses it with its key and line.
+
+    Every section parser raises the keyed :class:`RuleError`; it becomes a ConfigError
+    with the origin and line here, in one place.
+    """
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"{origin}: {e}") from None
     cfg = Config()
-    rings = raw.pop("rings", {})
-    if not isinstance(rings, dict):
-        raise ConfigError(f"{origin}: 'rings' must be a table{_line_of(text, 'rings')}")
-    for table, opts in rings.items():
-        if not isinstance(opts, dict):
-            raise ConfigError(f"{origin}: rings.{table} must be a table{_line_of(text, 'rings.' + table)}")
-        for k, v in opts.items():
-            key = f"rings.{table}.{k}"
-            if k not in ("capacity", "max_bytes"):
-                raise ConfigError(f"{origin}: unknown key {key}{_line_of(text, key)}")
-            if not isinstance(v, int) or isinstance(v, bool) or v < (1 if k == "capacity" else 0):
-                raise ConfigError(f"{origin}: {key} must be a positive integer{_line_of(text, key)}")
-            (cfg.capacity if k == "capacity" else cfg.max_bytes)[table] = v
-    cfg.lineage = _parse_lineage(raw.pop("lineage", {}), text, origin)
-    cfg.clients = _parse_clients(raw.pop("clients", {}), text, origin)
-    cfg.eslogger = _parse_eslogger(raw.pop("eslogger", {}), text, origin)
     try:
-        cfg.rules = parse_rules({k: raw.pop(k) for k in RULE_SECTIONS if k in raw})
+        unknown = [k for k in raw if k not in {"rings", "lineage", "clients", "eslogger", *RULE_SECTIONS}]
+        if unknown:
+            raise RuleError(unknown[0], "unknown section")
+        cfg.capacity, cfg.max_bytes = _parse_rings(raw.get("rings", {}))
+        cfg.lineage = _parse_lineage(raw.get("lineage", {}))
+        cfg.clients = _parse_clients(raw.get("clients", {}))
+        cfg.eslogger = _parse_eslogger(raw.get("eslogger", {}))
+        cfg.rules = parse_rules({k: raw[k] for k in RULE_SECTIONS if k in raw})
     except RuleError as e:
         raise ConfigError(f"{origin}: {e.key}: {e.message}{_line_of(text, e.key)}") from None
-    if raw:
-        k = next(iter(raw))
-        raise ConfigError(f"{origin}: unknown key {k}{_line_of(text, k)}")
     return cfg
 
 
-def _parse_lineage(section, text: str, origin: str) -> LineageConfig:
-    if not isinstance(section, dict):
-        raise ConfigError(f"{origin}: 'lineage' must be a table{_line_of(text, 'lineage')}")
+def _count(v, key: str, low: int) -> int:
+    """An integer >= ``low`` (TOML booleans are not integers here)."""
+    if base.integer(v, key) < low:
+        raise RuleError(key, f"must be {'a positive' if low else 'a non-negative'} integer")
+    return v
+
+
+def _parse_rings(section) -> tuple[dict[str, int], dict[str, int]]:
+    capacity: dict[str, int] = {}
+    max_bytes: dict[str, int] = {}
+    for table, opts in base.table_of(section, "rings").items():
+        key = f"rings.{table}"
+        base.check_keys(base.table_of(opts, key), {"capacity", "max_bytes"}, key)
+        if "capacity" in opts:
+            capacity[table] = _count(opts["capacity"], f"{key}.capacity", 1)
+        if "max_bytes" in opts:
+            max_bytes[table] = _count(opts["max_bytes"], f"{key}.max_bytes", 0)
+    return capacity, max_bytes
+
+
+def _parse_lineage(section) -> LineageConfig:
     out = LineageConfig()
+    base.check_keys(base.table_of(section, "lineage"),
+                    {"enabled", "process_events", "exited_seconds", "exited_max", "max_processes"}, "lineage")
     for k, v in section.items():
         key = f"lineage.{k}"
         if k in ("enabled", "process_events"):
-            if not isinstance(v, bool):
-                raise ConfigError(f"{origin}: {key} must be true or false{_line_of(text, key)}")
-        elif k in ("exited_seconds", "exited_max", "max_processes"):
-            low = 1 if k == "max_processes" else 0
-            if not isinstance(v, int) or isinstance(v, bool) or v < low:
-                what = "a positive" if low else "a non-negative"
-                raise ConfigError(f"{origin}: {key} must be {what} integer{_line_of(text, key)}")
+            setattr(out, k, base.boolean(v, key))
         else:
-            raise ConfigError(f"{origin}: unknown key {key}{_line_of(text, key)}")
-        setattr(out, k, v)
+            setattr(out, k, _count(v, key, 1 if k == "max_processes" else 0))
     return out
 
 
 _NAME = re.compile(r"[a-z][a-z0-9_]*\Z")
 
 
-def _parse_clients(section, text: str, origin: str) -> dict[str, list[str]]:
-    if not isinstance(section, dict):
-        raise ConfigError(f"{origin}: 'clients' must be a table{_line_of(text, 'clients')}")
+def _parse_clients(section) -> dict[str, list[str]]:
     owner: dict[str, str] = {}
-    for name, evs in section.items():
+    for name, evs in base.table_of(section, "clients").items():
         key = f"clients.{name}"
         if not _NAME.match(name):
-            raise ConfigError(f"{origin}: {key}: a client name is lower-case letters, digits and _{_line_of(text, key)}")
+            raise RuleError(key, "a client name is lower-case letters, digits and _")
         if not isinstance(evs, list) or not evs or not all(isinstance(e, str) and _NAME.match(e) for e in evs):
-            raise ConfigError(f"{origin}: {key} must be a non-empty list of eslogger event names "
-                              f"such as [\"exec\", \"fork\"]{_line_of(text, key)}")
+            raise RuleError(key, 'must be a non-empty list of eslogger event names such as ["exec", "fork"]')
         for e in evs:
             if e in owner:  # two children subscribed to one type would store every event twice
-                raise ConfigError(f"{origin}: {key}: event {e!r} is already in clients.{owner[e]}{_line_of(text, key)}")
+                raise RuleError(key, f"event {e!r} is already in clients.{owner[e]}")
             owner[e] = name
     return {n: list(dict.fromkeys(v)) for n, v in section.items()}
 
 
-def _parse_eslogger(section, text: str, origin: str) -> EsloggerConfig:
-    if not isinstance(section, dict):
-        raise ConfigError(f"{origin}: 'eslogger' must be a table{_line_of(text, 'eslogger')}")
+def _parse_eslogger(section) -> EsloggerConfig:
     out = EsloggerConfig()
+    base.check_keys(base.table_of(section, "eslogger"), {"binary", "backoff_initial", "backoff_max"}, "eslogger")
     for k, v in section.items():
         key = f"eslogger.{k}"
         if k == "binary":
             if not isinstance(v, str) or not v.startswith("/"):
-                raise ConfigError(f"{origin}: {key} must be an absolute path{_line_of(text, key)}")
-        elif k in ("backoff_initial", "backoff_max"):
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
-                raise ConfigError(f"{origin}: {key} must be a positive number of seconds{_line_of(text, key)}")
-            v = float(v)
+                raise RuleError(key, "must be an absolute path")
         else:
-            raise ConfigError(f"{origin}: unknown key {key}{_line_of(text, key)}")
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
+                raise RuleError(key, "must be a positive number of seconds")
+            v = float(v)
         setattr(out, k, v)
     if out.backoff_max < out.backoff_initial:
-        raise ConfigError(f"{origin}: eslogger.backoff_max must be >= backoff_initial{_line_of(text, 'eslogger.backoff_max')}")
+        raise RuleError("eslogger.backoff_max", "must be >= backoff_initial")
     return out
 
 

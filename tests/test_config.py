@@ -41,6 +41,12 @@ BAD = [
     ('[[redaction.rule]]\nname = "r"\npattern = "[a-"\n', "redaction.rule[0].pattern", 3),
     ('[[redaction.rule]]\nname = "env-token"\nenv_name = "X"\n', "redaction.rule[0].name", 2),
     ('[[redaction.rule]]\nenv_name = "X"\npattern = "Y"\n', "redaction.rule[0]", 1),
+    ('[rings.es_open]\ncapacity = 0\n', "rings.es_open.capacity", 2),
+    ('[rings.es_open]\nsize = 1\n', "rings.es_open.size", 2),
+    ('[lineage]\n\nexited_max = -1\n', "lineage.exited_max", 3),
+    ('[clients]\nproc = ["exec"]\nother = ["exec"]\n', "clients.other", 3),
+    ('[eslogger]\nbinary = "eslogger"\n', "eslogger.binary", 2),
+    ('surprise = 1\n', "surprise", 1),
 ]
 
 

@@ -14,7 +14,7 @@ from osq_esf import events
 
 
 class RuleError(ValueError):
-    """An invalid rule; ``key`` is the dotted path of the bad value."""
+    """An invalid configuration value (rules and every other section); ``key`` is its dotted path."""
 
     def __init__(self, key: str, message: str):
         super().__init__(f"{key}: {message}")
