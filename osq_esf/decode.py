@@ -161,14 +161,10 @@ _PROCESS = msgspec.json.Decoder(Process)
 _RAW_EVENT = msgspec.json.Decoder(RawEvent)
 
 
-def decode_line(line: bytes) -> Message:
-    """Decode one JSON line (with or without CR/LF) into a :class:`Message`.
-
-    Raises :class:`DecodeError` for bad JSON, a non-object, a missing or mistyped
-    ``event``/``event_type``/``process``/``time``, or invalid UTF-8 anywhere in the line.
-    """
+def _decode_checked(decode, line: bytes):
+    """``decode(line)`` with every failure as a :class:`DecodeError`, and the line's UTF-8 checked."""
     try:
-        msg = _MESSAGE.decode(line)
+        msg = decode(line)
     except msgspec.DecodeError as e:  # ValidationError is a subclass
         raise DecodeError(str(e)) from None
     except UnicodeDecodeError as e:  # msgspec raises it for bad UTF-8 inside a decoded string
@@ -181,6 +177,15 @@ def decode_line(line: bytes) -> Message:
         except UnicodeDecodeError as e:
             raise DecodeError(f"invalid UTF-8 at byte {e.start}") from None
     return msg
+
+
+def decode_line(line: bytes) -> Message:
+    """Decode one JSON line (with or without CR/LF) into a :class:`Message`.
+
+    Raises :class:`DecodeError` for bad JSON, a non-object, a missing or mistyped
+    ``event``/``event_type``/``process``/``time``, or invalid UTF-8 anywhere in the line.
+    """
+    return _decode_checked(_MESSAGE.decode, line)
 
 
 def decode_lines(lines, first_number: int) -> tuple[list, list, int]:
@@ -199,23 +204,11 @@ def decode_lines(lines, first_number: int) -> tuple[list, list, int]:
         if line[:1] != b"{" and not line.strip():  # strip() copies: only for lines that may be blank
             continue  # blank lines (e.g. a trailing newline) carry nothing
         try:
-            msg = decode(line)
-        except msgspec.DecodeError as e:  # ValidationError is a subclass
+            decoded.append((_decode_checked(decode, line), line, number))
+        except DecodeError as e:
             errors.append((line, number, str(e)))
-            continue
-        except UnicodeDecodeError as e:
-            errors.append((line, number, f"invalid UTF-8 at byte {e.start}"))
-            continue
         except Exception as e:  # never let one line stop ingestion
             errors.append((line, number, f"{type(e).__name__}: {e}"))
-            continue
-        if not line.isascii():  # see decode_line: skipped keys can hide bad bytes
-            try:
-                line.decode("utf-8")
-            except UnicodeDecodeError as e:
-                errors.append((line, number, f"invalid UTF-8 at byte {e.start}"))
-                continue
-        decoded.append((msg, line, number))
     return decoded, errors, number
 
 
