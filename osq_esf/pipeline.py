@@ -109,12 +109,12 @@ class Pipeline:
         self.sources.append(st)
         return st
 
-    def _error(self, src: SourceState, line: bytes, why: str, line_number: int | None = None) -> None:
+    def _error(self, src: SourceState, line: bytes, why: str, line_number: int) -> None:
+        """Count a line that did not become a row and keep a sample of it for es_decode_errors."""
         src.decode_errors += 1
         src.last_error = why
-        self.error_samples.append(
-            DecodeErrorSample(src.name, src.lines if line_number is None else line_number, why, line[:200].decode("utf-8", "replace").rstrip("\r\n"))
-        )
+        sample = line[:200].decode("utf-8", "replace").rstrip("\r\n")
+        self.error_samples.append(DecodeErrorSample(src.name, line_number, why, sample))
 
     def ingest(self, src: SourceState, lines) -> int:
         """Decode and buffer a batch of lines from ``src``; returns the events buffered."""
@@ -193,14 +193,11 @@ class Pipeline:
                     batch[1].append((line, line_number))
                     tc.appended += 1
                     n += 1
-                except DecodeError as e:
+                except Exception as e:  # a DecodeError, or anything else: one line never stops the batch
                     if tc is not None:
                         tc.decode_errors += 1
-                    self._error(src, line, str(e), line_number)
-                except Exception as e:
-                    if tc is not None:
-                        tc.decode_errors += 1
-                    self._error(src, line, f"{type(e).__name__}: {e}", line_number)
+                    why = str(e) if isinstance(e, DecodeError) else f"{type(e).__name__}: {e}"
+                    self._error(src, line, why, line_number)
             for table, (rows, origins) in pending.items():
                 for i in table.ring.extend(rows):
                     n -= 1
