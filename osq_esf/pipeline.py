@@ -91,7 +91,7 @@ class Pipeline:
         # Optional stages, each None until configured (see the issues that add them):
         #   sequence.observe(client, short, msg)            seq_num/global_seq_num gap accounting
         #   lineage.observe(short, msg, ctx) -> (ints, objs) real-parent columns appended to the row
-        #   rules.verdict(table, short, ctx, time, ints, objs) -> None | "muted" | "filtered"
+        #   rules.plan_of(table, short) -> None | plan(ctx, time, ints, objs) -> None | "muted" | "filtered"
         #   rules.redact(table, objs) -> objs                 masks secrets in exec cmdline/env
         self.sequence = None
         self.lineage = None
@@ -130,8 +130,8 @@ class Pipeline:
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
         dropped = self.dropped
         lineage_cached = getattr(lineage, "cached", None)  # Lineage.observe's hit path, inline
-        plan_of = getattr(rules, "plan_of", None)
-        redacted_table = getattr(rules, "redacted_table", None)
+        plan_of = rules.plan_of if rules is not None else None
+        redacted_table = rules.redacted_table if rules is not None else None
         plans: dict = {}  # short -> the rules' plan for it (or None), for this batch
         n = 0
         counts = self.health.types_of(client)
@@ -174,17 +174,14 @@ class Pipeline:
                             thread.thread_id if thread is not None else None, *ints, *extra_ints)
                     objs = (short, client, *objs, *extra_objs)
                     if rules is not None:
-                        if plan_of is None:
-                            verdict = rules.verdict(table, short, ctx, sec, ints, objs)
-                        else:  # Rules.verdict without its call per event
-                            plan = plans.get(short, plans)
-                            if plan is plans:
-                                plan = plans[short] = plan_of(table, short)
-                            verdict = None if plan is None else plan(ctx, sec, ints, objs)
+                        plan = plans.get(short, plans)  # one plan per type and batch, called directly
+                        if plan is plans:
+                            plan = plans[short] = plan_of(table, short)
+                        verdict = None if plan is None else plan(ctx, sec, ints, objs)
                         if verdict is not None:
                             dropped(client, short, verdict)
                             continue
-                        if plan_of is None or table is redacted_table:
+                        if table is redacted_table:
                             objs = rules.redact(table, objs)
                     batch = pending.get(table)
                     if batch is None:

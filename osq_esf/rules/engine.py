@@ -1,4 +1,4 @@
-"""The compiled rules the pipeline calls for every event: verdict, then redact.
+"""The compiled rules the pipeline calls for every event: a per-type plan (mute, filter), then redact.
 
 Built once per configuration (at start and on each reload) from a
 :class:`~osq_esf.rules.RulesConfig` and the pipeline's tables.  Per event type it
@@ -48,16 +48,10 @@ class Rules:
 
     # -- per event ------------------------------------------------------------------
 
-    def verdict(self, table, short: str, ctx, time: int, ints: tuple, objs: tuple):
-        """None to keep the event, "muted" or "filtered" to drop it (after counting the hit)."""
-        plan = self._plans.get(short, _UNSET)
-        if plan is _UNSET:
-            plan = self._plan(table, short)
-        return None if plan is None else plan(ctx, time, ints, objs)
-
     def plan_of(self, table, short: str):
-        """What :meth:`verdict` calls for ``short``: ``plan(ctx, time, ints, objs)``, or None
-        when no rule applies (the pipeline keeps it for a batch and calls it directly)."""
+        """The compiled rules for ``short``: ``plan(ctx, time, ints, objs)`` returns None to keep
+        the event or "muted"/"filtered" to drop it (after counting the hit); None when no rule
+        applies.  The pipeline keeps it for a batch and calls it per event."""
         plan = self._plans.get(short, _UNSET)
         return self._plan(table, short) if plan is _UNSET else plan
 
