@@ -129,7 +129,7 @@ class Pipeline:
         other = self.other
         sequence, lineage, rules = self.sequence, self.lineage, self.rules
         dropped = self.dropped
-        lineage_cached = getattr(lineage, "cached", None)  # Lineage.observe's hit path, inline
+        lineage_cached = lineage.cached if lineage is not None else None  # observe()'s hit path, inline
         plan_of = rules.plan_of if rules is not None else None
         redacted_table = rules.redacted_table if rules is not None else None
         plans: dict = {}  # short -> the rules' plan for it (or None), for this batch
@@ -168,8 +168,8 @@ class Pipeline:
                     if lineage is None:
                         extra_ints, extra_objs = LINEAGE_NULLS
                     else:
-                        extra_ints, extra_objs = ((lineage_cached is not None and short not in PROCESS_EVENTS
-                                                   and lineage_cached(ctx)) or lineage.observe(short, msg, ctx))
+                        extra_ints, extra_objs = ((short not in PROCESS_EVENTS and lineage_cached(ctx))
+                                                  or lineage.observe(short, msg, ctx))
                     ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
                             thread.thread_id if thread is not None else None, *ints, *extra_ints)
                     objs = (short, client, *objs, *extra_objs)
