@@ -98,11 +98,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_tables(args) -> int:
-    from osq_esf.schema import load_specs, markdown
+    from osq_esf.kinds import default_kinds
+    from osq_esf.schema import markdown
 
-    specs = load_specs()
+    kinds = default_kinds()
+    specs = kinds.specs
     if args.format == "md":
-        sys.stdout.write(markdown(specs))
+        sys.stdout.write(markdown(specs, kinds.introduced()))
     elif args.format == "json":
         import json
 
@@ -153,7 +155,7 @@ def cmd_run(args) -> int:
         if not (args.standalone and app.server.manager_lost and not done.is_set()):
             break
         log.warning("%s; keeping %d buffered events and waiting for osquery to come back",
-                    app.server.stop_reason, sum(len(t.ring) for t in app.pipeline.tables.values()))
+                    app.server.stop_reason, sum(len(r) for r in app.pipeline.rings.values()))
         if not app.reattach(args.socket, args.timeout, args.interval, done):
             break
     log.info("stopping: %s", app.server.stop_reason)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from osq_esf.sources.base import SourceError
 
-OK, FAIL, NOTE = "ok", "FAIL", "note"
+OK, WARN, FAIL, NOTE = "ok", "warn", "FAIL", "note"
 SOCKETS = ("/var/osquery/osquery.em", "/opt/orbit/orbit-osquery.em")
 PPPC_FIX = ("grant Full Disk Access to the process that starts osq-esf: under osqueryd or orbit, to "
             "that daemon (an MDM PPPC profile with SystemPolicyAllFiles for its code requirement, from "
@@ -112,20 +112,28 @@ def _double_configured(config) -> bool:
 
 
 def check_events(binary: str, config) -> Check:
-    from osq_esf.sources.eslogger import check_events as check, configured_clients, list_events
+    from osq_esf.sources.common import configured_clients, listed_in, split_supported
+    from osq_esf.sources.eslogger import list_events, os_description
 
-    clients = configured_clients(config)
     try:
-        check(clients, list_events(binary))
+        clients = configured_clients(config)
+        known = list_events(binary)
     except SourceError as e:
-        return Check("events", FAIL, str(e), "drop the event from [clients], or upgrade macOS")
+        return Check("events", FAIL, str(e), "drop the event from [clients]")
+    skipped = []
+    for name, evs in clients.items():
+        skipped += [f"{name}: {s}" for s in split_supported(evs, listed_in(known, os_description()))[1]]
     desc = "; ".join(f"{n}: {' '.join(evs)}" for n, evs in clients.items())
+    if skipped:
+        return Check("events", WARN, f"{len(skipped)} event types will be left out ({'; '.join(skipped)})",
+                     "they came with a newer macOS; es_sources.skipped lists them at run time")
     return Check("events", OK, f"{len(clients)} clients, all events known ({desc})")
 
 
 def check_full_disk_access(binary: str, config, wait: float = 1.5) -> Check:
     """Start eslogger for a moment: ES refuses a client without FDA at once, with an error."""
-    from osq_esf.sources.eslogger import configured_clients, explain
+    from osq_esf.sources.common import configured_clients
+    from osq_esf.sources.eslogger import explain
 
     first = next(iter(configured_clients(config).values()))[:1] or ["exit"]
     try:

@@ -92,14 +92,6 @@ class Health:
         for s in shorts:
             types.setdefault(s, TypeCounts())
 
-    def dropped(self, client: str, short: str, verdict: str) -> None:
-        types = self.types_of(client)
-        tc = types.get(short) or types.setdefault(short, TypeCounts())  # no throwaway counters per event
-        if verdict == "muted":
-            tc.muted += 1
-        else:
-            tc.filtered += 1
-
     # -- the pipeline's sequence stage ------------------------------------------------
 
     def observe(self, client: str, short: str, msg) -> None:
@@ -177,8 +169,8 @@ class Health:
         """es_health: one row per client × type plus a total row per client (event_type '*')."""
         with pipeline.lock:
             evicted: dict[tuple[str, str], int] = {}
-            for table in pipeline.tables.values():
-                for key, n in table.ring.evicted_by.items():
+            for ring in pipeline.rings.values():
+                for key, n in ring.evicted_by.items():
                     evicted[key] = evicted.get(key, 0) + n
             sources = {s.name: s for s in pipeline.sources}
             out = []

@@ -9,24 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osq_esf.decode import DecodeError, decode_line, parse_time
-from osq_esf.pipeline import Pipeline
 from osq_esf.process import ProcessContext
-from osq_esf.schema import load_specs
 from tests.conftest import shared_file
-
-SPECS = load_specs()
-
-
-def pipeline():
-    p = Pipeline(SPECS)
-    return p, p.add_source("test", "replay")
-
-
-def rows(p: Pipeline, table: str) -> list[dict]:
-    """Decode a table's encoded reply back into dicts through the generated thrift code."""
-    from tests.test_protocol import decode_rows
-
-    return decode_rows(*p.tables[table].generate(""))
+from tests.pipelines import make_pipeline as pipeline
+from tests.pipelines import table_rows as rows
 
 
 def test_real_v10_fork_with_array_tokens_gives_pid_and_pidversion():

@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from osq_esf import doctor
-from osq_esf.doctor import FAIL, NOTE, OK, System, render, run_checks
+from osq_esf.doctor import WARN, FAIL, NOTE, OK, System, render, run_checks
 from tests.test_eslogger import FAKE
 
 MAC = System("darwin", (14, 2), 0)
@@ -82,7 +82,8 @@ def test_unknown_event_for_this_macos(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKE_ESLOGGER_MACOS", "14.0")
     cfg = write_config(tmp_path, '[clients]\nprocess = ["exec", "fork", "exit"]\ntcc = ["tcc_modify"]')
     ev = by_name(run_checks(cfg, None, MAC))["events"]
-    assert ev.status == FAIL and "tcc_modify" in ev.detail and "15.4" in ev.detail
+    # Left out with why (a fleet config may name types only newer Macs have), not refused.
+    assert ev.status == WARN and "tcc_modify" in ev.detail and "15.4" in ev.detail
 
 
 def test_invalid_config_names_key_and_line(tmp_path):

@@ -86,8 +86,7 @@ def test_a_byte_budget_configured_for_a_table_bounds_it():
     """Through the pipeline, as [rings] max_bytes configures it: long paths take more room."""
     import json
 
-    from osq_esf.pipeline import Pipeline
-    from osq_esf.schema import load_specs
+    from tests.pipelines import make_pipeline
     from tests.test_decode import BASE
 
     def line(i, path):
@@ -96,9 +95,8 @@ def test_a_byte_budget_configured_for_a_table_bounds_it():
         m["event"]["write"]["target"]["path"] = path
         return json.dumps(m).encode()
 
-    p = Pipeline(load_specs(), max_bytes={"es_write": 20_000})
-    src = p.add_source("t", "replay")
-    ring = p.tables["es_write"].ring
+    p, src = make_pipeline(max_bytes={"es_write": 20_000})
+    ring = p.rings["es_write"]
     p.ingest(src, [line(i, "/tmp/short") for i in range(100)])
     short_rows = len(ring)
     p.ingest(src, [line(i, "/tmp/" + "x" * 400 + str(i)) for i in range(100, 200)])

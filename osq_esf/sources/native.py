@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from osq_esf import events
 from osq_esf.sources.base import BATCH, Source, SourceError
-from osq_esf.sources.eslogger import LINEAGE_EVENTS, configured_clients
+from osq_esf.sources.common import LINEAGE_EVENTS, configured_clients, newer_than, split_supported
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +55,14 @@ NEW_CLIENT_ERRORS = {
 PATH_TYPE = {("process_path", "prefix"): 0, ("process_path", "literal"): 1,
              ("target_path", "prefix"): 2, ("target_path", "literal"): 3}
 INVERT_PATH, INVERT_TARGET_PATH = 1, 2
-# Where the pipeline has a target path (osq_esf.rules.mutes.getter); ES is told no more.
-TARGET_EVENTS = frozenset(("exec", "open", "write"))
+
+def target_events() -> frozenset:
+    """The event types whose table declares a target path (osq_esf.rules.mutes.getter): ES is
+    told to mute target paths for these and no more."""
+    from osq_esf.kinds import default_kinds
+
+    return frozenset(k.short for k in default_kinds() if k.target)
+
 KERNEL_APPLIED = "kernel+pipeline"
 
 
@@ -91,32 +97,28 @@ def load_module(sim_dir: str | None = None):
     return module
 
 
-def check_event_names(clients: dict[str, list[str]]) -> None:
-    """Every name must be an ES NOTIFY type this macOS has (a newer one may fail es_subscribe, §7.2)."""
+def native_sources(sink, arg: str, spec: str, config=None, module=None) -> list["NativeSource"]:
+    """One source per client; ``native:process,file`` runs only those clients.  Types newer than
+    the running macOS are left out (es_subscribe would refuse them) and named in es_sources."""
     from osq_esf.sources import macos_version
 
-    here = macos_version()
-    for client, evs in clients.items():
-        for e in evs:
-            t = events.BY_SHORT.get(e)
-            if t is None:
-                raise SourceError(f"client {client}: {e!r} is not an ES NOTIFY event name; remove it from "
-                                  f"[clients] {client}")
-            since = tuple(int(x) for x in t.macos.split(".") if x.isdigit())
-            if here is not None and since > here:
-                raise SourceError(f"client {client}: event {e!r} came with macOS {t.macos}; this is macOS "
-                                  f"{'.'.join(map(str, here))}: remove it from [clients] {client}")
-
-
-def native_sources(pipeline, arg: str, spec: str, config=None, module=None) -> list["NativeSource"]:
-    """One source per client; ``native:process,file`` runs only those clients."""
     module = module or load_module()
     clients = configured_clients(config, [a for a in arg.split(",") if a], spec)
-    check_event_names(clients)
     lineage = getattr(config, "lineage", None)
     protect = (frozenset(LINEAGE_EVENTS) if lineage is None or (lineage.enabled and lineage.process_events)
                else frozenset())
-    return [NativeSource(pipeline, name, evs, module, spec, protect) for name, evs in clients.items()]
+    supported = newer_than(macos_version())
+    out = []
+    for name, evs in clients.items():
+        keep, skipped = split_supported(evs, supported)
+        if not keep:
+            log.warning("client %s: this macOS has none of its event types; not started", name)
+            continue
+        src = NativeSource(sink, name, keep, module, spec, protect)
+        if skipped:
+            src.state.skipped = "; ".join(skipped)
+        out.append(src)
+    return out
 
 
 # -- mutes in the kernel -------------------------------------------------------------------
@@ -146,6 +148,7 @@ def kernel_mutes(rules, client_events, protected=frozenset()) -> KernelMutes:
     without a target under inversion is not documented (§9.2), the pipeline's is.
     """
     mutable = [e for e in client_events if e not in protected]
+    targets = target_events()
     inverted = {r.dimension for r in rules if r.action == "mute-unselected"}
     invert_path = "process_path" in inverted and len(mutable) == len(list(client_events))
     calls, names = [], set()
@@ -155,7 +158,7 @@ def kernel_mutes(rules, client_events, protected=frozenset()) -> KernelMutes:
             continue
         if r.dimension in inverted and not (r.dimension == "process_path" and invert_path):
             continue
-        types = [e for e in mutable if r.applies_to(e) and (r.dimension != "target_path" or e in TARGET_EVENTS)]
+        types = [e for e in mutable if r.applies_to(e) and (r.dimension != "target_path" or e in targets)]
         if not types:
             continue
         for value in r.values:
@@ -172,10 +175,11 @@ class NativeSource(Source):
     """One ES client for ``event_names``, drained by this source's thread."""
 
     kind = "native"
+    live = True
 
-    def __init__(self, pipeline, name: str, event_names: list[str], module, spec: str = "native",
+    def __init__(self, sink, name: str, event_names: list[str], module, spec: str = "native",
                  protected=frozenset(LINEAGE_EVENTS), ring_bytes: int = RING_BYTES):
-        super().__init__(pipeline, name, spec)
+        super().__init__(sink, name, spec)
         self.event_names = list(event_names)
         self.module = module
         self.protected = frozenset(protected)
@@ -185,10 +189,8 @@ class NativeSource(Source):
         self.kernel_ok = True
         self._rules_seen = None
         self._lost_seen = 0
-        health = getattr(pipeline, "health", None)
-        if health is not None:
-            with pipeline.lock:
-                health.declare(name, self.event_names)
+        self.state.subscribed = tuple(self.event_names)
+        sink.declare(name, self.event_names)
 
     def run(self) -> None:
         ffi, lib = self.module.ffi, self.module.lib
@@ -221,7 +223,7 @@ class NativeSource(Source):
         ffi, lib = self.module.ffi, self.module.lib
         cap = self.ring_bytes // 2 + 8  # the longest line the ring accepts fits
         buf = ffi.new("char[]", cap)
-        ingest, st, drain = self.pipeline.ingest, self.state, lib.esf_drain
+        ingest, st, drain = self.sink.ingest, self.state, lib.esf_drain
         next_stats = time.monotonic() + STATS_EVERY
         while not self.stopping:
             n = drain(client, buf, cap, BATCH, DRAIN_TIMEOUT_MS)
@@ -229,7 +231,7 @@ class NativeSource(Source):
                 lines = ffi.buffer(buf, n)[:].split(b"\n")
                 lines.pop()  # the empty piece after the last newline
                 ingest(st, lines)
-            if self.pipeline.rules is not self._rules_seen:
+            if self.sink.mute_rules()[0] is not self._rules_seen:
                 self._sync_mutes()
             if time.monotonic() >= next_stats:
                 self._check_losses(client)
@@ -267,16 +269,14 @@ class NativeSource(Source):
 
     def _sync_mutes(self) -> None:
         """Bring the client's kernel mutes to the rules in force (at start and after each reload)."""
-        rules = self.pipeline.rules
+        rules, mutes = self.sink.mute_rules()
         self._rules_seen = rules
-        plan = kernel_mutes(rules.mutes if rules is not None else (), self.event_names, self.protected)
+        plan = kernel_mutes(mutes, self.event_names, self.protected)
         if plan != self.kernel:
             self.kernel_ok = self._apply(plan)
             self.kernel = plan
-        if rules is not None and plan.rules and self.kernel_ok:
-            with self.pipeline.lock:
-                for name in plan.rules:
-                    rules.applied[name] = KERNEL_APPLIED
+        if plan.rules and self.kernel_ok:
+            self.sink.mark_applied(rules, plan.rules, KERNEL_APPLIED)
 
     def _apply(self, plan: KernelMutes) -> bool:
         ffi, lib, c = self.module.ffi, self.module.lib, self.client

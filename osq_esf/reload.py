@@ -16,7 +16,7 @@ import logging
 import threading
 
 from osq_esf.config import Config, ConfigError, load_config_file, parse_config
-from osq_esf.rules import RuleError, Rules, RulesConfig, install
+from osq_esf.rules import RuleError, Rules, RulesConfig
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +39,12 @@ class ConfigReloader:
 
     def compile(self, cfg: Config | None) -> Rules:
         try:
-            return Rules(cfg.rules if cfg is not None else RulesConfig(), self.pipeline.tables)
+            return Rules(cfg.rules if cfg is not None else RulesConfig(), self.pipeline.layouts, self.pipeline.kinds)
         except RuleError as e:  # a column the running tables lack (the specs were checked at parse)
             raise ConfigError(str(e)) from None
 
     def install_initial(self) -> None:
-        install(self.pipeline, self.compile(self.started_with))
+        self.pipeline.install_rules(self.compile(self.started_with))
 
     def read(self) -> Config | None:
         """The effective configuration now (raises ConfigError)."""
@@ -67,7 +67,7 @@ class ConfigReloader:
                 self.last_error = str(e)
                 log.error("config reload (%s) refused, the previous rules stay in force: %s", why, e)
                 return False
-            install(self.pipeline, rules)
+            self.pipeline.install_rules(rules)
             self.reloads += 1
             self.last_error = None
             if _restart_only(cfg or Config()) != _restart_only(self.started_with):
