@@ -289,6 +289,13 @@ class Pipeline:
         with self.lock:
             counts = self.health.types_of(client)
             for route, (rows, origins, where) in pending.items():
+                bad = self._misshapen(route, rows[0])
+                if bad is not None:  # an extractor bug: refuse the rows rather than shift columns
+                    refused = range(len(rows))
+                    for i in refused:
+                        accepted[where[i]] = (accepted[where[i]][0], None, None)
+                        self._error(src, origins[i][0], bad, origins[i][1])
+                    continue
                 refused = route.ring.extend(rows)
                 for i in refused:
                     at = where[i]
@@ -319,6 +326,18 @@ class Pipeline:
             for w in warnings:
                 log.warning(w)
         return n
+
+    @staticmethod
+    def _misshapen(route: Route, row) -> str | None:
+        """Why a route's rows do not fit its layout, or None.  An extractor's output always has
+        one shape, so the first row of a batch stands for all of them."""
+        layout = route.layout
+        ints, objs = row[2], row[3]
+        if len(ints) == len(layout.int_names) and len(objs) == len(layout.obj_names):
+            return None
+        return (f"internal error: the {layout.name} extractor wrote {len(ints)} integer and {len(objs)} text "
+                f"values, the layout has {len(layout.int_names)} and {len(layout.obj_names)}; the event is "
+                "refused rather than stored in the wrong columns")
 
     # -- status rows ------------------------------------------------------------------
 
