@@ -34,13 +34,19 @@ from osq_esf.kinds import OTHER_TABLE, Kinds
 from osq_esf.layout import LINEAGE_NULLS, RowLayout
 from osq_esf.lineage import PROCESS_EVENTS
 from osq_esf.process import Actor, ProcessPool
-from osq_esf.rings import EventRing
+from osq_esf.rings import Budget, EventRing
 from osq_esf.stages import Disposition
 
 log = logging.getLogger(__name__)
 
 ERROR_SAMPLES = 100
 OTHER_CAPACITY = 20_000
+# All rings together (``[rings] max_bytes``): far under the 200 MB osqueryd's watchdog allows an
+# extension (--enable_extensions_watchdog), with room for the interpreter and the process tables.
+DEFAULT_TOTAL_BYTES = 64 << 20
+# One table's share of it unless ``[rings.<table>] max_bytes`` says otherwise: a flood of one
+# table cannot take the whole budget from the quiet ones.
+DEFAULT_TABLE_SHARE = 0.5
 
 
 @dataclass
@@ -114,7 +120,8 @@ class Pipeline:
     """The ingest core: stages, one ring per event table, the counters (see the module docstring)."""
 
     def __init__(self, kinds: Kinds, capacity: dict[str, int] | None = None,
-                 max_bytes: dict[str, int] | None = None, *, lineage=None, rules=None, sequence=None):
+                 max_bytes: dict[str, int] | None = None, *, total_bytes: int = DEFAULT_TOTAL_BYTES,
+                 lineage=None, rules=None, sequence=None):
         self.lock = threading.Lock()
         self.kinds = kinds
         self.pool = ProcessPool()
@@ -124,13 +131,15 @@ class Pipeline:
         capacity = capacity or {}
         max_bytes = max_bytes or {}
         self.layouts = kinds.layouts()
+        self.budget = Budget(total_bytes)
+        share = int(total_bytes * DEFAULT_TABLE_SHARE)
         self.rings: dict[str, EventRing] = {}
         for name, layout in self.layouts.items():
             kind = kinds.by_table.get(name)
             cap = capacity.get(name, kind.capacity if kind is not None else OTHER_CAPACITY)
             # The extractor's own text columns (paths, command lines) repeat: the ring shares them.
-            self.rings[name] = EventRing(layout.int_names, layout.obj_names, cap, max_bytes.get(name, 0),
-                                         self.lock, intern=layout.own_objs)
+            self.rings[name] = EventRing(layout.int_names, layout.obj_names, cap, max_bytes.get(name, share),
+                                         self.lock, intern=layout.own_objs, budget=self.budget)
         self._routes: dict[int, Route] = {}
         for k in kinds:
             fn = build_extractor(k.spec, k.layout, kinds.enums, self.pool.get)
@@ -303,6 +312,7 @@ class Pipeline:
                     accepted[at] = (short, None, None)
                     self._error(src, origins[i][0], "an integer field does not fit 64 bits", origins[i][1])
                 n += len(rows) - len(refused)
+            self.budget.enforce()
             sequence = self.sequence
             for short, msg, disposition in accepted:
                 tc = counts.get(short)
