@@ -16,6 +16,7 @@ from osq_esf.lineage import Lineage
 from osq_esf.pipeline import Pipeline
 from osq_esf.schema import SpecError
 from osq_esf.sources import SourceError, default_source_spec, make_sources
+from osq_esf.status import stage_rows
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,7 @@ class App:
             ProcessesTable(specs["es_processes"], pipeline.lineage, pipeline.lock),
             StatusTable(specs["es_mutes"], reloader.rows),
             StatusTable(specs["es_health"], lambda: pipeline.health.rows(pipeline)),
+            StatusTable(specs["es_stages"], lambda: stage_rows(pipeline, reloader)),
         ]
         app = cls(pipeline, sources, status)
         app.reloader = reloader

@@ -174,7 +174,9 @@ class Health:
                     evicted[key] = evicted.get(key, 0) + n
             sources = {s.name: s for s in pipeline.sources}
             out = []
-            for name, c in sorted(self.clients.items()):
+            # Every source has its total row, even one whose lines never decoded (no client yet).
+            for name in sorted(set(self.clients) | set(sources)):
+                c = self.clients.get(name) or ClientCounts()
                 src = sources.get(name)
                 state = src.state if src is not None else None
                 since = int(src.since) if src is not None else None

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 
 ERROR_SAMPLES = 100
 OTHER_CAPACITY = 20_000
+# Event numbers no kind declares keep their own name (unknown(N)) up to this many; the rest share
+# one, so a stream of invented numbers cannot grow es_health or the eviction counts without bound.
+UNKNOWN_TYPES = 64
+UNKNOWN_OTHER = "unknown(other)"
 # All rings together (``[rings] max_bytes``): far under the 200 MB osqueryd's watchdog allows an
 # extension (--enable_extensions_watchdog), with room for the interpreter and the process tables.
 DEFAULT_TOTAL_BYTES = 64 << 20
@@ -151,6 +155,16 @@ class Pipeline:
         self.lineage = lineage
         self.rules = rules
         self.users = UserNames()
+        self._unknown: dict[int, str] = {}
+
+    def _unknown_name(self, number: int) -> str:
+        """``unknown(N)`` for an event number no kind declares (bounded, see UNKNOWN_TYPES)."""
+        name = self._unknown.get(number)
+        if name is None:
+            name = events.short_name(number) if len(self._unknown) < UNKNOWN_TYPES else UNKNOWN_OTHER
+            if name != UNKNOWN_OTHER:
+                self._unknown[number] = name
+        return name
 
     # -- the Sink face (osq_esf.stages.Sink) ------------------------------------------
 
@@ -242,7 +256,7 @@ class Pipeline:
                 et = msg.event_type
                 route = routes.get(et)
                 if route is None:
-                    route, short = other, events.short_name(et)
+                    route, short = other, self._unknown_name(et)
                     own_ints, own_objs = (et,), (raw_event_json(line),)
                 else:
                     short = route.short

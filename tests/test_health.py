@@ -257,3 +257,30 @@ def test_health_rows_without_a_source_state():
     p = pipeline()
     p.health = h
     assert {(r["client"], r["event_type"]) for r in h.rows(p)} == {("x", TOTAL), ("x", "open")}
+
+
+def test_a_source_whose_lines_never_decode_still_has_its_total_row():
+    p, src = make_pipeline(source="garbage")
+    p.ingest(src, [b"not json", b"{}", b'{"event_type": 10}'])
+    (total,) = [r for r in p.health.rows(p) if r["client"] == "garbage"]
+    assert total["event_type"] == TOTAL and total["received"] == 3 == total["decode_errors"]
+    assert conserved(total)
+
+
+def test_invented_event_numbers_share_one_row_past_a_bound():
+    from osq_esf.pipeline import UNKNOWN_OTHER, UNKNOWN_TYPES
+
+    p = pipeline(es_other_events=50)  # small: evictions are attributed too
+    src = p.add_source("c", "replay")
+    lines = []
+    for i in range(300):
+        m = json.loads(msg("open", i, i, i))
+        m["event_type"] = 10_000 + i
+        lines.append(json.dumps(m).encode())
+    p.ingest(src, lines)
+    rows = [r for r in p.health.rows(p) if r["client"] == "c"]
+    assert len(rows) == 1 + UNKNOWN_TYPES + 1  # the total, the first numbers by name, the rest together
+    other = next(r for r in rows if r["event_type"] == UNKNOWN_OTHER)
+    assert other["received"] == 300 - UNKNOWN_TYPES
+    assert all(conserved(r) for r in rows)
+    assert sum(r["received"] for r in rows if r["event_type"] != TOTAL) == 300

@@ -374,3 +374,18 @@ def test_waiting_answers_do_not_pile_up():
     p.ingest(src, lines)
     assert answer(rows(p, "es_open")[-1])[2:4] == ("/bin/shell49", "adopted")
     assert all(len(v) <= 2 for v in lin._waiting.values())
+
+
+def test_lineage_failures_are_visible_in_es_stages():
+    from osq_esf.status import stage_rows
+
+    p, src = pipeline()
+
+    def broken(ctx):
+        raise RuntimeError("boom")
+
+    p.lineage._resolve = broken
+    p.ingest(src, [open_(proc(700 + i, 7000 + i, "/bin/x", 1)) for i in range(3)])
+    assert src.decode_errors == 0 and len(p.rings["es_open"]) == 3  # the events are kept
+    (row,) = [r for r in stage_rows(p, None) if r["stage"] == "lineage"]
+    assert row["state"] == "on" and row["errors"] >= 1 and "RuntimeError: boom" in row["last_error"]
