@@ -283,18 +283,41 @@ def _pending(route) -> bool:
     return attributes.lstrip("-").isdigit() and int(attributes) & TableAttributes.PENDING > 0
 
 
+def split_statements(sql: str) -> list[str]:
+    """`sql` cut after each `;` that ends a complete statement (sqlite3_complete)."""
+    statements, begin = [], 0
+    position = sql.find(";")
+    while position >= 0:
+        if apsw.complete(sql[begin:position + 1]):
+            statements.append(sql[begin:position + 1])
+            begin = position + 1
+        position = sql.find(";", position + 1)
+    if sql[begin:].strip():
+        statements.append(sql[begin:])
+    return statements
+
+
 def _run(conn: apsw.Connection, sql: str) -> list[Result]:
+    """Each statement's result, statement by statement; on an error the
+    exception carries the results of the statements before it as
+    `partial_results` (osqueryi prints those before the error)."""
     results: list[Result] = []
-    cursor = conn.cursor()
+    for statement in split_statements(sql):
+        cursor = conn.cursor()
+        started: list[Result] = []
 
-    def statement_started(_cursor, _statement, _bindings):
-        names = [d[0] for d in _cursor.description]
-        results.append(Result(names, []))
-        return True
+        def statement_started(_cursor, _statement, _bindings, started=started):
+            started.append(Result([d[0] for d in _cursor.description], []))
+            return True
 
-    cursor.exec_trace = statement_started
-    for row in cursor.execute(sql):
-        results[-1].rows.append(row)
+        cursor.exec_trace = statement_started
+        try:
+            for row in cursor.execute(statement):
+                started[-1].rows.append(row)
+        except apsw.Error as exc:
+            exc.partial_results = results
+            raise
+        results.extend(started)
     return results
 
 
