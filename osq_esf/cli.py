@@ -207,9 +207,15 @@ def cmd_run(args) -> int:
     try:
         app.start(args.socket, args.timeout, args.interval, drain_first=args.register_after_drain)
     except AppError as e:
-        log.error("%s", e)
-        app.close()
-        return 1
+        if not args.standalone:
+            log.error("%s", e)
+            app.close()
+            return 1
+        # A LaunchDaemon may start before osquery: keep the sources running and wait for it.
+        log.warning("%s; waiting for osquery", e)
+        if not app.reattach(args.socket, args.timeout, args.interval, done):
+            app.close()
+            return 0
     # Wake up now and then: a signal the kernel hands to another thread runs its Python
     # handler only when the main thread executes bytecode, and a bare wait() never does.
     while True:
