@@ -362,3 +362,24 @@ def test_merge_universal_lipos_mach_o_and_refuses_drift(tmp_path):
     (x86 / "lib/python3.12/extra.py").write_text("")
     with pytest.raises(build.BuildError, match="differ in files"):
         build.merge_universal(str(arm), str(x86), str(tmp_path / "out3"), runner, lipo=str(lipo))
+
+
+def test_the_readme_and_packaging_docs_name_only_files_that_exist(payload):
+    """Every packaging/ or docs/ path, and every /opt/osq-esf path, named in the Mac and Fleet instructions."""
+    root = payload / "payload"
+    provided = {"/" + p for p in build.MAC_BUILT} | {"/opt/osq-esf/etc/osq-esf.toml"}  # the admin writes the config
+    for doc in (REPO / "README.md", REPO / "docs" / "packaging.md", REPO / "docs" / "packs.md",
+                PACKAGING / "README.md"):
+        text = doc.read_text()
+        for rel in re.findall(r"(?<![\w/.-])((?:packaging|tests|osq_esf|native)/[\w./-]*\w|docs/[\w-]+\.md)", text):
+            if "<" in rel or rel.startswith("native/launcher"):
+                continue  # a placeholder, or the launcher the native engineer provides
+            base = PACKAGING if doc.parent == PACKAGING and not rel.startswith(("packaging/", "docs/")) else REPO
+            assert (base / rel.split("::")[0]).exists() or (REPO / rel).exists(), (doc.name, rel)
+        for path in OSQ_ESF_PATH.findall(text):
+            path = path.rstrip(".")
+            if "{" in path or path.endswith("-") or "<" in path:
+                continue
+            ok = (root / path.lstrip("/")).exists() or path in provided or \
+                any(p.startswith(path + "/") for p in provided)
+            assert ok, (doc.name, path)
