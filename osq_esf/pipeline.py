@@ -21,6 +21,7 @@ from osq_esf.extract import EXTRACTORS
 from osq_esf.health import Health, TypeCounts
 from osq_esf.lineage import PROCESS_EVENTS
 from osq_esf.process import ProcessPool
+from osq_esf.rules.redact import DEFAULT_REDACTOR
 from osq_esf.schema import TableSpec
 from osq_esf.tables import LINEAGE_NULLS, EventTable
 
@@ -93,6 +94,7 @@ class Pipeline:
         #   lineage.observe(short, msg, ctx) -> (ints, objs) real-parent columns appended to the row
         #   rules.plan_of(table, short) -> None | plan(ctx, time, ints, objs) -> None | "muted" | "filtered"
         #   rules.redact(table, objs) -> objs                 masks secrets in exec cmdline/env
+        #   rules.redactor                                    masks decode error samples and texts
         self.sequence = None
         self.lineage = None
         self.rules = None
@@ -112,8 +114,11 @@ class Pipeline:
     def _error(self, src: SourceState, line: bytes, why: str, line_number: int) -> None:
         """Count a line that did not become a row and keep a sample of it for es_decode_errors."""
         src.decode_errors += 1
+        # Samples and error texts are a side door for secrets: redacted and capped (issue 10).
+        redactor = self.rules.redactor if self.rules is not None else DEFAULT_REDACTOR
+        why = redactor.error_text(why)
         src.last_error = why
-        sample = line[:200].decode("utf-8", "replace").rstrip("\r\n")
+        sample = redactor.sample(line)
         self.error_samples.append(DecodeErrorSample(src.name, line_number, why, sample))
 
     def ingest(self, src: SourceState, lines) -> int:

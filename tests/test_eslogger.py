@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from osq_esf.rules.redact import DEFAULT_REDACTOR
 from osq_esf.config import parse_config
 from osq_esf.health import TOTAL
 from osq_esf.sources.base import SourceError
@@ -217,6 +218,7 @@ def test_slow_consumer_losses_match_what_the_kernel_dropped(tmp_path, fake_env, 
 
     class Slow:
         redacted_table = None
+        redactor = DEFAULT_REDACTOR  # samples and error texts
 
         def plan_of(self, table, short):
             return self.verdict

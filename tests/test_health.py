@@ -8,6 +8,7 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from osq_esf.rules.redact import DEFAULT_REDACTOR
 from osq_esf.health import TOTAL, Health
 from osq_esf.pipeline import Pipeline
 from osq_esf.schema import load_specs
@@ -157,6 +158,7 @@ class Rules:
     """A rules stage (pipeline hook) that mutes every 4th and filters every 7th event it sees."""
 
     redacted_table = None  # redacts nothing
+    redactor = DEFAULT_REDACTOR  # samples and error texts
 
     def __init__(self):
         self.n = 0

@@ -29,7 +29,7 @@ class Rules:
         self.mutes = cfg.mutes.active()
         self.filters = list(cfg.filters)
         self.redact_rules = cfg.redaction.active()
-        self.redactor = Redactor(self.redact_rules)
+        self.redactor = Redactor(self.redact_rules, cfg.redaction.max_value)
         self.tables = tables
         self.filters_of = {
             name: [(rule, compile_rule(rule, t), process_only(rule)) for rule in self.filters if name in rule.tables]
