@@ -122,6 +122,10 @@ def cmd_run(args) -> int:
                         format="osq-esf %(levelname)s %(name)s: %(message)s")
     # thrift logs a traceback for every refused connect; our own messages say it better.
     logging.getLogger("thrift").setLevel(logging.CRITICAL)
+    # A SIGHUP's default action is to exit: until the app can reload, one only notes it.
+    early_hup = threading.Event()
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda _s, _f: early_hup.set())
     try:
         app = App.from_args(args)
     except AppError as e:
@@ -137,8 +141,12 @@ def cmd_run(args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     if app.reloader is not None and hasattr(signal, "SIGHUP"):
         # Reload off the signal handler: it takes the pipeline lock, which the main thread must not wait for.
-        signal.signal(signal.SIGHUP, lambda _s, _f: threading.Thread(
-            target=app.reloader.reload, args=("SIGHUP",), name="reload", daemon=True).start())
+        def reload_on_hup(_s=None, _f=None):
+            threading.Thread(target=app.reloader.reload, args=("SIGHUP",), name="reload", daemon=True).start()
+
+        signal.signal(signal.SIGHUP, reload_on_hup)
+        if early_hup.is_set():  # sent while starting: the config may have changed since it was read
+            reload_on_hup()
     try:
         app.start(args.socket, args.timeout, args.interval, drain_first=args.register_after_drain)
     except AppError as e:

@@ -44,7 +44,7 @@ SDK_VERSION = "5.0.0"  # what we speak: osquery's IDL as of 5.x
 MIN_SDK_VERSION = "1.7.7"
 
 # osquery opens a fresh connection per ping and per call and reads replies at once, so
-# these only ever bite clients that are not osquery (osquery-extensions.md §4.7).
+# these only ever bite clients that are not osquery (osquery core: extensionPathActive, callExtension).
 IO_TIMEOUT = 30.0  # seconds a connection may send nothing, or a reply chunk may wait to be read
 MAX_CONNECTIONS = 64  # open connections (threads); past it the longest-idle one is closed
 MAX_CALLS = 4  # replies built and being sent at once: bounds the memory of unsent replies

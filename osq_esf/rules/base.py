@@ -33,8 +33,11 @@ def strings(raw, key: str) -> tuple[str, ...]:
 
 
 def integer(raw, key: str) -> int:
+    """A TOML integer; like TOML's own, it must fit 64 bits."""
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise RuleError(key, f"must be an integer, not {raw!r}")
+    if not -(1 << 63) <= raw < (1 << 63):
+        raise RuleError(key, f"{raw} does not fit 64 bits")
     return raw
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 
 from osq_esf.config import Config, ConfigError, load_config_file, parse_config
 from osq_esf.rules import RuleError, Rules, RulesConfig, install
@@ -34,6 +35,7 @@ class ConfigReloader:
         self.option = ""  # the last value of the osquery option seen ("" = unset)
         self.started_with = started_with or Config()
         self.last_error: str | None = None
+        self.last_error_at: float | None = None  # wall time of the last refused reload
         self.reloads = 0
         self._lock = threading.Lock()
 
@@ -64,7 +66,7 @@ class ConfigReloader:
                 cfg = self.read()
                 rules = self.compile(cfg)
             except ConfigError as e:
-                self.last_error = str(e)
+                self.last_error, self.last_error_at = str(e), time.time()
                 log.error("config reload (%s) refused, the previous rules stay in force: %s", why, e)
                 return False
             install(self.pipeline, rules)
@@ -104,6 +106,13 @@ class ConfigReloader:
                 info = (options or {}).get(OPTION)
                 self.option_changed(getattr(info, "value", None))
             stopped.wait(interval)
+
+    def status(self) -> dict:
+        """Reload state for a status table: where the config comes from, how many reloads took,
+        and the last refused one's error (cleared by the next good reload)."""
+        origin = f"osquery option {OPTION}" if self.option.strip() else (self.path or "defaults")
+        return {"config": origin, "reloads": self.reloads, "last_error": self.last_error,
+                "last_error_time": None if self.last_error_at is None else int(self.last_error_at)}
 
     def rows(self) -> list[dict]:
         """es_mutes rows of the rules in force."""
