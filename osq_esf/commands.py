@@ -38,6 +38,28 @@ def sources_drained(session) -> bool:
     return bool(rows) and all(r[0] in DONE_STATES for r in rows)
 
 
+class SourcesDone:
+    """Readiness like :func:`sources_drained` that also keeps which sources failed, and why
+    (a truncated .gz): the command prints its result, then says so and exits non-zero."""
+
+    def __init__(self):
+        self.failed: list[tuple[str, str]] = []
+
+    def __call__(self, session) -> bool:
+        rows = session.query("SELECT name, state, last_error FROM es_sources").rows
+        self.failed = [(name, error or "no error text") for name, state, error in rows if state == "failed"]
+        return bool(rows) and all(r[1] in DONE_STATES for r in rows)
+
+    def report(self) -> int:
+        for name, error in self.failed:
+            print(f"osq-esf: source {name} failed: {error}", file=sys.stderr)
+        return 1 if self.failed else 0
+
+
+def reads_stdin(args) -> bool:
+    return "-" in args.replay or "replay:-" in args.source
+
+
 def _needs_osqueryi_drain(engine: str) -> bool:
     from osq_esf.host.runner import resolve_engine
 
@@ -53,21 +75,34 @@ def cmd_query(args) -> int:
     if not args.replay and not args.source:
         print("osq-esf: nothing to query: give --replay PATH (or --source SPEC)", file=sys.stderr)
         return 2
-    try:
-        argv = extension_argv(args.source, args.replay, args.config, args.speed,
-                              drain_first=_needs_osqueryi_drain(args.engine))
+    done = SourcesDone()
+    # --replay - : the extension child reads the recording from our standard input.
+    stdin = {}
+    if reads_stdin(args):
         if args.command == "shell":
-            return run_shell(argv, engine=args.engine, extension_name=EXTENSION_NAME, mode=args.format,
-                             ready=sources_drained, verbose=args.verbose)
+            print("osq-esf: the shell reads SQL from standard input, so it cannot also replay it: "
+                  "give the recording as a file", file=sys.stderr)
+            return 2
+        stdin = {"stdin": None}
+    try:
+        drain_first = _needs_osqueryi_drain(args.engine)
+        if drain_first and stdin:
+            print("osq-esf: --replay - needs the embedded engine (--engine embedded)", file=sys.stderr)
+            return 2
+        argv = extension_argv(args.source, args.replay, args.config, args.speed, drain_first=drain_first)
+        if args.command == "shell":
+            status = run_shell(argv, engine=args.engine, extension_name=EXTENSION_NAME, mode=args.format,
+                               ready=done, verbose=args.verbose)
+            return done.report() or status
         result = run_query(argv, args.sql, engine=args.engine, extension_name=EXTENSION_NAME,
-                           ready=sources_drained, verbose=args.verbose)
+                           ready=done, verbose=args.verbose, **stdin)
     except (ExtensionStartError, QueryError, ValueError) as e:
         print(f"osq-esf: {e}", file=sys.stderr)
         return 1
     sys.stdout.write(format_result(result, args.format))
     if not format_result(result, args.format).endswith("\n"):
         sys.stdout.write("\n")
-    return 0
+    return done.report()
 
 
 # SQLite has no basename(): strip everything up to the last '/'.

@@ -121,6 +121,12 @@ class Pipeline:
         sample = redactor.sample(line)
         self.error_samples.append(DecodeErrorSample(src.name, line_number, why, sample))
 
+    def reject_line(self, src: SourceState, head: bytes, why: str) -> None:
+        """A line a source could not hand over whole (longer than its cap): counted and
+        sampled like an undecodable one, in its place in the line numbering."""
+        src.lines += 1
+        self._error(src, head, why, src.lines)
+
     def ingest(self, src: SourceState, lines) -> int:
         """Decode and buffer a batch of lines from ``src``; returns the events buffered."""
         decoded, errors, src.lines = decode_lines(lines, src.lines + 1)

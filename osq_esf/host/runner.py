@@ -68,6 +68,7 @@ class EmbeddedSession:
         options: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        stdin=subprocess.DEVNULL,
     ):
         self.argv_prefix = list(argv_prefix)
         self.extension_name = extension_name
@@ -80,6 +81,7 @@ class EmbeddedSession:
         self.options = dict(options or {})
         self.env = env
         self.cwd = cwd
+        self.stdin = stdin  # None: the child reads ours (a `--replay -` recording)
         self.host: Host | None = None
         self.process: subprocess.Popen | None = None
         self.uuid: int | None = None
@@ -110,7 +112,7 @@ class EmbeddedSession:
         self._stderr = open(os.path.join(self._dir, "extension.stderr"), "w+b")
         try:
             self.process = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                self.argv, stdin=self.stdin, stdout=subprocess.DEVNULL,
                 stderr=self._stderr, env=env, cwd=self.cwd,
                 # Own process group: a Ctrl-C in the shell must not kill it.
                 start_new_session=True,

@@ -41,7 +41,8 @@ import threading
 import time
 
 from osq_esf import events
-from osq_esf.sources.base import Source, SourceError
+from osq_esf.rules.redact import safe_text
+from osq_esf.sources.base import MAX_LINE, LineSplitter, Source, SourceError
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ DEFAULT_CLIENTS: dict[str, list[str]] = {
 }
 LINEAGE_EVENTS = ("exec", "fork", "exit")
 READ_SIZE = 1 << 18
+STDERR_LINE = 4096  # bytes of one stderr line kept (the rest of a longer one is dropped)
 STDERR_LINES = 50  # per child: a crash loop must not flood our log
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of a child
 
@@ -234,7 +236,10 @@ def eslogger_sources(pipeline, arg: str, spec: str, config=None) -> list["Eslogg
     esl = getattr(config, "eslogger", None)
     initial = getattr(esl, "backoff_initial", 0.5)
     cap = getattr(esl, "backoff_max", 30.0)
-    return [EsloggerSource(pipeline, name, evs, binary, spec, initial, cap) for name, evs in clients.items()]
+    from osq_esf.sources import max_line_of
+
+    return [EsloggerSource(pipeline, name, evs, binary, spec, initial, cap, max_line_of(config))
+            for name, evs in clients.items()]
 
 
 # -- the source -------------------------------------------------------------------------
@@ -245,8 +250,9 @@ class EsloggerSource(Source):
     kind = "eslogger"
 
     def __init__(self, pipeline, name: str, event_names: list[str], binary: str, spec: str = "eslogger",
-                 backoff_initial: float = 0.5, backoff_max: float = 30.0):
+                 backoff_initial: float = 0.5, backoff_max: float = 30.0, max_line: int = MAX_LINE):
         super().__init__(pipeline, name, spec)
+        self.max_line = max_line
         self.event_names = list(event_names)
         self.binary = binary
         self.backoff_initial = backoff_initial
@@ -304,13 +310,13 @@ class EsloggerSource(Source):
         if proc is None:
             return
         self.state.set_state("running")
-        ingest, st, name = self.pipeline.ingest, self.state, self.state.name
+        st, name = self.state, self.state.name
         out, err = proc.stdout.fileno(), proc.stderr.fileno()
         sel = selectors.DefaultSelector()
         sel.register(out, selectors.EVENT_READ)
         sel.register(err, selectors.EVENT_READ)
-        pending = b""  # an incomplete last line
-        err_pending = b""
+        lines = LineSplitter(self.max_line)  # a child that never writes a newline costs a count, not memory
+        err_lines_split = LineSplitter(STDERR_LINE)
         err_lines = 0
         explained = None
         last_err = ""  # the child's last stderr line, kept for its exit status message
@@ -323,18 +329,11 @@ class EsloggerSource(Source):
                         sel.unregister(key.fd)
                         open_fds -= 1
                     elif key.fd == out:
-                        cut = data.rfind(b"\n")
-                        if cut < 0:
-                            pending += data
-                            continue
-                        chunk = pending + data[:cut] if pending else data[:cut]
-                        pending = data[cut + 1:]
-                        ingest(st, chunk.split(b"\n"))
+                        self.deliver(lines.feed(data), self.max_line)
                     else:
-                        err_pending += data
-                        *lines, err_pending = err_pending.split(b"\n")
-                        for line in lines:
-                            text = line.decode("utf-8", "replace").strip()
+                        for line in err_lines_split.feed(data):
+                            line = line if isinstance(line, bytes) else line.head
+                            text = safe_text(line.decode("utf-8", "replace").strip())
                             if not text:
                                 continue
                             why = explain(text)
@@ -345,9 +344,9 @@ class EsloggerSource(Source):
                             if err_lines < STDERR_LINES:
                                 log.warning("client %s: eslogger: %s", name, text)
                             err_lines += 1
-            if pending and not self.stopping:
-                # eslogger killed mid-line (endpoint-security.md §12.3): counted as a decode error.
-                ingest(st, [pending])
+            if not self.stopping:
+                # eslogger killed mid-line: the cut line is counted as a decode error.
+                self.deliver(lines.flush(), self.max_line)
         finally:
             sel.close()
             with self._proc_lock:
