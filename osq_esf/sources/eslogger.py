@@ -35,6 +35,7 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
@@ -154,7 +155,14 @@ def resolve_binary(config=None) -> str:
     Elsewhere there is no eslogger, so an ``eslogger`` on PATH is taken as a test double.
     """
     configured = getattr(getattr(config, "eslogger", None), "binary", None)
-    path = configured or os.environ.get(ENV_BINARY)
+    override = os.environ.get(ENV_BINARY)
+    if override and sys.platform == "darwin":
+        # We run as root: an environment variable must not choose what root executes.  The
+        # override exists for the test double, which only runs off macOS.
+        log.warning("ignoring $%s on macOS: set [eslogger] binary in the (root-owned) config instead",
+                    ENV_BINARY)
+        override = None
+    path = configured or override
     if not path:
         if sys.platform == "darwin":
             path = DEFAULT_BINARY
@@ -170,7 +178,27 @@ def resolve_binary(config=None) -> str:
     if not os.path.isfile(path) or not os.access(path, os.X_OK):
         hint = " (eslogger comes with macOS 13 and later)" if path == DEFAULT_BINARY else ""
         raise SourceError(f"eslogger binary {path} is missing or not executable{hint}")
+    if sys.platform == "darwin":
+        check_binary_owner(path)
     return path
+
+
+def check_binary_owner(path: str) -> None:
+    """Refuse a binary (or a directory above it) that anyone but root owns or can write:
+    we run it as root, so whoever can change it would run code as root."""
+    p = os.path.realpath(path)
+    while True:
+        st = os.stat(p)
+        sticky_dir = p != os.path.realpath(path) and st.st_mode & stat.S_ISVTX  # /tmp: others cannot swap our entry
+        if st.st_uid != 0 or (st.st_mode & 0o022 and not sticky_dir):
+            what = "binary" if p == os.path.realpath(path) else f"directory {p} of the binary"
+            raise SourceError(f"eslogger {what} {path if what == 'binary' else ''}".rstrip()
+                              + f" is unsafe: owned by uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}; "
+                              "it must be owned by root and writable by no one else")
+        parent = os.path.dirname(p)
+        if parent == p:
+            return
+        p = parent
 
 
 def configured_clients(config=None, wanted: list[str] | None = None, spec: str = "eslogger") -> dict[str, list[str]]:
