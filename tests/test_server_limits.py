@@ -265,7 +265,7 @@ def test_running_out_of_fds_while_accepting_is_waited_out(serve):
     srv = serve()
     ours, theirs = socket.socketpair()
     fake = _Listener(3, ours)
-    srv._listener = fake
+    real, srv._listener = srv._listener, fake
     t = threading.Thread(target=srv._accept_loop)
     t.start()
     try:
@@ -285,6 +285,8 @@ def test_running_out_of_fds_while_accepting_is_waited_out(serve):
         fake.done.set()
         t.join(10)
         theirs.close()
+        real.shutdown(socket.SHUT_RDWR)  # the real listener's accept thread ends too
+        real.close()
 
 
 def test_running_out_of_fds_is_not_taken_for_osquery_going_away(serve, monkeypatch):
