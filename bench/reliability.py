@@ -219,8 +219,15 @@ def socket_abuse(sizes: dict) -> dict:
             c.sendall(call)
             held.append(c)
         sample()
-        scans = [threading.Thread(target=common.raw_exchange, args=(path, call, 120))
-                 for _ in range(sizes["concurrent"])]
+        refused = []
+
+        def scan():
+            try:
+                common.raw_exchange(path, call, 120)
+            except OSError:  # closed by the connection cap or the io timeout: counted
+                refused.append(1)
+
+        scans = [threading.Thread(target=scan) for _ in range(sizes["concurrent"])]
         for t in scans:
             t.start()
         while any(t.is_alive() for t in scans):
@@ -241,7 +248,8 @@ def socket_abuse(sizes: dict) -> dict:
                 "concurrent_scans": sizes["concurrent"], "pings": len(abusive_ping),
                 "ping_p50_ms": _pct(abusive_ping, 0.5), "ping_p99_ms": _pct(abusive_ping, 0.99),
                 "ping_max_ms": _pct(abusive_ping, 1.0), "before": before, "peak": peak, "after": after,
-                "extension_alive": alive, "pathological_exec": patho, "ordinary_exec": normal}
+                "extension_alive": alive, "scans_closed_by_limits": len(refused),
+                "pathological_exec": patho, "ordinary_exec": normal}
     finally:
         ext.close()
 
