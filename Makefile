@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench docs clean
+.PHONY: demo test bench fuzz docs clean
 
 # setup.py builds the optional C row encoder: a changed source must be rebuilt
 $(STAMP): pyproject.toml setup.py osq_esf/extension/_rowenc.c
@@ -21,6 +21,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# The reliability campaigns (fuzz, redaction corpus, socket abuse, lifecycle): docs/reliability.md
+fuzz: $(STAMP)
+	$(BIN)/python -m bench.reliability
 
 docs: $(STAMP)
 	$(BIN)/osq-esf tables --format md > docs/tables.md

@@ -9,7 +9,7 @@ import logging
 import threading
 
 from osq_esf import __version__
-from osq_esf.extension.server import ExtensionServer, RegistrationError
+from osq_esf.extension.server import ExtensionServer, RegistrationError, SocketPathError
 from osq_esf.extension.tables import EventTable, ProcessesTable, StatusTable
 from osq_esf.kinds import load_kinds
 from osq_esf.lineage import Lineage
@@ -109,7 +109,12 @@ class App:
             self.server.register(manager_socket, timeout)
         except RegistrationError as e:
             raise AppError(str(e)) from None
-        self.server.listen()
+        try:
+            self.server.listen()
+        except (SocketPathError, OSError) as e:  # registered but cannot serve: say so, leave no trace
+            self.server.deregister()
+            self.server.uuid = 0
+            raise AppError(str(e)) from None
         log.info("registered as uuid %d, serving %s", self.server.uuid, self.server.socket_path)
         threading.Thread(target=self.server.watch_manager, args=(interval,), name="manager-watch",
                          daemon=True).start()

@@ -89,6 +89,10 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--now", type=_now, default="real", metavar="WHEN",
                        help="what the time table and SQLite's 'now' say: real (default), end (pinned to the "
                             "recording's last event), rebase (starts at that event and runs on), or UNIX seconds")
+        q.add_argument("--wait", type=float, default=120.0, metavar="SECONDS",
+                       help="how long to wait for the sources: every replay read to its end (a --speed replay "
+                            "takes its recording's time), every live source started; 0 waits without limit "
+                            "(default 120; progress is shown on a terminal)")
         q.add_argument("--verbose", action="store_true")
         _add_output_args(q)
         _add_source_args(q)
@@ -189,6 +193,10 @@ def cmd_run(args) -> int:
     except OSError as e:
         print(f"osq-esf: cannot open --log-file {args.log_file}: {e.strerror}", file=sys.stderr)
         return 2
+    # A SIGHUP's default action is to exit: until the app can reload, one only notes it.
+    early_hup = threading.Event()
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda _s, _f: early_hup.set())
     try:
         app = App.from_args(args)
     except AppError as e:
@@ -204,8 +212,12 @@ def cmd_run(args) -> int:
     signal.signal(signal.SIGINT, on_signal)
     if app.reloader is not None and hasattr(signal, "SIGHUP"):
         # Reload off the signal handler: it takes the pipeline lock, which the main thread must not wait for.
-        signal.signal(signal.SIGHUP, lambda _s, _f: threading.Thread(
-            target=app.reloader.reload, args=("SIGHUP",), name="reload", daemon=True).start())
+        def reload_on_hup(_s=None, _f=None):
+            threading.Thread(target=app.reloader.reload, args=("SIGHUP",), name="reload", daemon=True).start()
+
+        signal.signal(signal.SIGHUP, reload_on_hup)
+        if early_hup.is_set():  # sent while starting: the config may have changed since it was read
+            reload_on_hup()
     try:
         app.start(args.socket, args.timeout, args.interval, drain_first=args.register_after_drain)
     except AppError as e:

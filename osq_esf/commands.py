@@ -42,6 +42,37 @@ def sources_drained(session) -> bool:
     return bool(rows) and all(r[0] in DONE_STATES for r in rows)
 
 
+class SourcesReady:
+    """Readiness of query/shell: every replay has been read to its end, and every live source
+    (eslogger, native: they never drain) has started.  It keeps which sources failed, and why (a
+    truncated .gz, a refused ES client), so the command prints its result, then says so and exits
+    non-zero; on a terminal it shows how far the replays are."""
+
+    def __init__(self, progress=None):
+        self.failed: list[tuple[str, str]] = []
+        self.progress = progress  # a stream to show progress on, or None
+
+    def __call__(self, session) -> bool:
+        rows = session.query("SELECT name, kind, state, lines, last_error FROM es_sources").rows
+        self.failed = [(name, error or "no error text") for name, _k, state, _n, error in rows if state == "failed"]
+        ready = bool(rows) and all(state in DONE_STATES if kind == "replay" else state != "starting"
+                                   for _name, kind, state, _n, _e in rows)
+        if self.progress is not None:
+            lines = sum(int(n or 0) for *_x, n, _e in rows)
+            self.progress.write(f"\rosq-esf: {lines:,} lines read" + ("\n" if ready else ""))
+            self.progress.flush()
+        return ready
+
+    def report(self) -> int:
+        for name, error in self.failed:
+            print(f"osq-esf: source {name} failed: {error}", file=sys.stderr)
+        return 1 if self.failed else 0
+
+
+def reads_stdin(args) -> bool:
+    return "-" in args.replay or "replay:-" in args.source
+
+
 def output_options(args):
     from osq_esf.host.output import OutputOptions
 
@@ -75,19 +106,33 @@ def cmd_query(args) -> int:
         return 2
     output = output_options(args)
     osqueryi = args.engine == "osqueryi"
+    done = SourcesReady(sys.stderr if sys.stderr.isatty() and not osqueryi else None)
+    # --replay - : the extension child reads the recording from our standard input.
+    stdin = {}
+    if reads_stdin(args):
+        if args.command == "shell":
+            print("osq-esf: the shell reads SQL from standard input, so it cannot also replay it: "
+                  "give the recording as a file", file=sys.stderr)
+            return 2
+        if osqueryi:
+            print("osq-esf: --replay - needs the embedded engine (--engine embedded)", file=sys.stderr)
+            return 2
+        stdin = {"stdin": None}
+    wait = args.wait if args.wait > 0 else float("inf")
     try:
         clock = clock_for(args.now, args.replay)
         # osqueryi cannot poll for readiness, so the extension registers only once drained,
         # and osqueryi must wait that long for it.
         argv = extension_argv(args.source, args.replay, args.config, args.speed, drain_first=osqueryi)
-        options = {"timeout": 120} if osqueryi else {"clock": clock}
+        options = {"timeout": min(wait, 86400)} if osqueryi else {"clock": clock, **stdin}
         if osqueryi and clock is not None:
             raise QueryError("osqueryi keeps its own clock: --now needs --engine embedded")
         if args.command == "shell":
-            return run_shell(argv, engine=args.engine, extension_name=EXTENSION_NAME, mode=output,
-                             ready=sources_drained, verbose=args.verbose, **options)
+            status = run_shell(argv, engine=args.engine, extension_name=EXTENSION_NAME, mode=output,
+                               ready=done, ready_timeout=wait, verbose=args.verbose, **options)
+            return done.report() or status
         results = run_query_all(argv, args.sql, engine=args.engine, extension_name=EXTENSION_NAME,
-                                ready=sources_drained, verbose=args.verbose, **options)
+                                ready=done, ready_timeout=wait, verbose=args.verbose, **options)
     except QueryError as e:
         partial = getattr(e, "partial_results", [])
         if partial:  # what ran before the failing statement, as osqueryi prints it
@@ -98,7 +143,7 @@ def cmd_query(args) -> int:
         print(f"osq-esf: {e}", file=sys.stderr)
         return 1
     sys.stdout.write(render(results, output))
-    return 0
+    return done.report()
 
 
 def cmd_pack(args) -> int:

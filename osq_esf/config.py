@@ -5,6 +5,7 @@ An invalid file is refused whole, with the key (and line where it can be found).
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import stat
@@ -12,6 +13,7 @@ import sys
 from dataclasses import dataclass, field
 
 from osq_esf.rules import SECTIONS as RULE_SECTIONS
+from osq_esf.sources.base import MAX_LINE
 from osq_esf.rules import RuleError, RulesConfig, parse_rules
 from osq_esf.rules import base
 
@@ -38,6 +40,15 @@ class LineageConfig:
 
 
 @dataclass
+class InputConfig:
+    """``[input]``: bounds on what a source may hand the decoder."""
+
+    # The biggest legal exec is 1 MiB of argv+env (ARG_MAX), up to 6 bytes each once JSON
+    # escapes it (\u0001), plus the rest of the message: 16 MiB leaves room.
+    max_line_bytes: int = MAX_LINE
+
+
+@dataclass
 class EsloggerConfig:
     """``[eslogger]``: which binary the live source runs and how it restarts it."""
 
@@ -55,6 +66,7 @@ class Config:
     # ``[clients]``: client name -> eslogger event names (one eslogger child each); empty = defaults.
     clients: dict[str, list[str]] = field(default_factory=dict)
     eslogger: EsloggerConfig = field(default_factory=EsloggerConfig)
+    input: InputConfig = field(default_factory=InputConfig)
     # [mutes], [filters], [redaction] (osq_esf/rules, docs/configuration.md)
     rules: RulesConfig = field(default_factory=RulesConfig)
 
@@ -113,10 +125,11 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: {e}") from None
     cfg = Config()
     try:
-        unknown = [k for k in raw if k not in {"rings", "lineage", "clients", "eslogger", *RULE_SECTIONS}]
+        unknown = [k for k in raw if k not in {"rings", "lineage", "clients", "eslogger", "input", *RULE_SECTIONS}]
         if unknown:
             raise RuleError(unknown[0], "unknown section")
         cfg.capacity, cfg.max_bytes, cfg.total_bytes = _parse_rings(raw.get("rings", {}))
+        cfg.input = _parse_input(raw.get("input", {}))
         cfg.lineage = _parse_lineage(raw.get("lineage", {}))
         cfg.clients = _parse_clients(raw.get("clients", {}))
         cfg.eslogger = _parse_eslogger(raw.get("eslogger", {}))
@@ -126,29 +139,66 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
     return cfg
 
 
-def _count(v, key: str, low: int) -> int:
-    """An integer >= ``low`` (TOML booleans are not integers here)."""
-    if base.integer(v, key) < low:
-        raise RuleError(key, f"must be {'a positive' if low else 'a non-negative'} integer")
+# Upper bounds: a value past them is a typo or an attack, and would exhaust memory or
+# overflow a counter before it did anything useful.
+RANGES = {
+    "capacity": (1, 100_000_000),
+    "max_bytes": (0, 1 << 40),
+    "exited_seconds": (0, 30 * 86400),
+    "exited_max": (0, 10_000_000),
+    "max_processes": (1, 10_000_000),
+    "max_line_bytes": (1 << 20, 1 << 30),
+    "backoff_initial": (0.01, 3600.0),
+    "backoff_max": (0.01, 86400.0),
+}
+
+
+def _count(v, key: str) -> int:
+    """An integer within RANGES of its key's last part (TOML booleans are not integers here)."""
+    lo, hi = RANGES[key.rsplit(".", 1)[-1]]
+    if not lo <= base.integer(v, key) <= hi:
+        raise RuleError(key, f"must be an integer from {lo} to {hi}, not {v}")
     return v
+
+
+def _seconds(v, key: str) -> float:
+    """A finite number of seconds within RANGES (nan, inf and 1e300 are refused)."""
+    lo, hi = RANGES[key.rsplit(".", 1)[-1]]
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
+        raise RuleError(key, f"must be a number of seconds from {lo:g} to {hi:g}, not {v!r}")
+    return float(v)
 
 
 def _parse_rings(section) -> tuple[dict[str, int], dict[str, int], int | None]:
     """``[rings]``: ``max_bytes`` for all rings together, and ``[rings.<table>]`` capacity/max_bytes."""
+    from osq_esf.schema import load_specs
+
+    specs = load_specs()
     capacity: dict[str, int] = {}
     max_bytes: dict[str, int] = {}
     total = None
     for table, opts in base.table_of(section, "rings").items():
         if table == "max_bytes":
-            total = _count(opts, "rings.max_bytes", 0)
+            total = _count(opts, "rings.max_bytes")
             continue
         key = f"rings.{table}"
+        spec = specs.get(table)
+        if spec is None or spec.kind != "event":  # [rings.es_opne] must not be silently ignored
+            raise RuleError(key, f"no event table named {table!r} (see `osq-esf tables`)")
         base.check_keys(base.table_of(opts, key), {"capacity", "max_bytes"}, key)
         if "capacity" in opts:
-            capacity[table] = _count(opts["capacity"], f"{key}.capacity", 1)
+            capacity[table] = _count(opts["capacity"], f"{key}.capacity")
         if "max_bytes" in opts:
-            max_bytes[table] = _count(opts["max_bytes"], f"{key}.max_bytes", 0)
+            max_bytes[table] = _count(opts["max_bytes"], f"{key}.max_bytes")
     return capacity, max_bytes, total
+
+
+def _parse_input(section) -> InputConfig:
+    out = InputConfig()
+    base.check_keys(base.table_of(section, "input"), {"max_line_bytes"}, "input")
+    if "max_line_bytes" in section:
+        out.max_line_bytes = _count(section["max_line_bytes"], "input.max_line_bytes")
+    return out
 
 
 def _parse_lineage(section) -> LineageConfig:
@@ -160,7 +210,7 @@ def _parse_lineage(section) -> LineageConfig:
         if k in ("enabled", "process_events"):
             setattr(out, k, base.boolean(v, key))
         else:
-            setattr(out, k, _count(v, key, 1 if k == "max_processes" else 0))
+            setattr(out, k, _count(v, key))
     return out
 
 
@@ -191,9 +241,7 @@ def _parse_eslogger(section) -> EsloggerConfig:
             if not isinstance(v, str) or not v.startswith("/"):
                 raise RuleError(key, "must be an absolute path")
         else:
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or v <= 0:
-                raise RuleError(key, "must be a positive number of seconds")
-            v = float(v)
+            v = _seconds(v, key)
         setattr(out, k, v)
     if out.backoff_max < out.backoff_initial:
         raise RuleError("eslogger.backoff_max", "must be >= backoff_initial")
@@ -215,13 +263,25 @@ def check_permissions(path: str, fd: int) -> None:
                           "chmod o-w it, or pass --allow-unsafe-config (development only)")
 
 
+MAX_CONFIG_BYTES = 4 << 20
+
+
 def load_config_file(path: str, allow_unsafe: bool = False) -> Config:
     """Read, check and parse a config file; ``allow_unsafe`` skips the permission check."""
     try:
-        with open(path, encoding="utf-8") as f:
+        # O_NONBLOCK: opening a FIFO must not wait for a writer (it would hang start-up, or
+        # a reload thread and every reload after it); anything but a regular file is refused.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with open(fd, encoding="utf-8", closefd=True) as f:
+            st = os.fstat(fd)
+            if not stat.S_ISREG(st.st_mode):
+                raise ConfigError(f"{path}: not a regular file")
+            if st.st_size > MAX_CONFIG_BYTES:
+                raise ConfigError(f"{path}: {st.st_size} bytes; a configuration is at most {MAX_CONFIG_BYTES}")
+            os.set_blocking(fd, True)
             if not allow_unsafe:
-                check_permissions(path, f.fileno())  # the file we read, not a name that may change
-            text = f.read()
+                check_permissions(path, fd)  # the file we read, not a name that may change
+            text = f.read(MAX_CONFIG_BYTES + 1)
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}") from None
     except UnicodeDecodeError as e:

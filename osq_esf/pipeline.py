@@ -35,6 +35,7 @@ from osq_esf.layout import LINEAGE_NULLS, RowLayout
 from osq_esf.lineage import PROCESS_EVENTS
 from osq_esf.process import Actor, ProcessPool
 from osq_esf.rings import Budget, EventRing
+from osq_esf.rules.redact import DEFAULT_REDACTOR
 from osq_esf.stages import Disposition
 
 log = logging.getLogger(__name__)
@@ -208,9 +209,19 @@ class Pipeline:
     def _error(self, src: SourceState, line: bytes, why: str, line_number: int) -> None:
         """Count a line that did not become a row and keep a sample of it for es_decode_errors."""
         src.decode_errors += 1
+        # Samples and error texts are a side door for secrets: redacted and capped (issue 10).
+        redactor = self.rules.redactor if self.rules is not None else DEFAULT_REDACTOR
+        why = redactor.error_text(why)
         src.last_error = why
-        sample = line[:200].decode("utf-8", "replace").rstrip("\r\n")
+        sample = redactor.sample(line)
         self.error_samples.append(DecodeErrorSample(src.name, line_number, why, sample))
+
+    def reject_line(self, src: SourceState, head: bytes, why: str) -> None:
+        """A line a source could not hand over whole (longer than its cap): counted and
+        sampled like an undecodable one, in its place in the line numbering."""
+        with self.lock:
+            src.lines += 1
+            self._error(src, head, why, src.lines)
 
     def ingest(self, src: SourceState, lines) -> int:
         """Decode and buffer a batch of lines from ``src``; returns the events buffered."""

@@ -76,6 +76,8 @@ class RunningExtension:
         from tests.idl_peer import stop_child
 
         stop_child(self.proc)
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            pipe.close()
         self.manager.stop()
 
 
@@ -91,3 +93,66 @@ def extension_factory():
     yield make
     for e in made:
         e.close()
+
+
+# -- the leak guard (issue 10 item 16): a test that leaves threads, child processes or
+# file descriptors behind fails, so one test's leftovers never become another's flake.
+
+LEAK_SETTLE = 10.0  # seconds to let daemon threads and children wind down before judging
+
+
+def _children() -> set[int]:
+    out: set[int] = set()
+    for task in os.listdir("/proc/self/task"):
+        try:
+            with open(f"/proc/self/task/{task}/children") as f:
+                out.update(int(p) for p in f.read().split())
+        except OSError:
+            pass
+    return out
+
+
+def _fds() -> set[int]:
+    return {int(n) for n in os.listdir("/proc/self/fd")}
+
+
+def _leaks(before) -> list[str]:
+    import threading
+
+    threads, children, fds = before
+    out = []
+    new_threads = [t.name for t in threading.enumerate() if t.ident not in threads and t.is_alive()]
+    if new_threads:
+        out.append(f"threads {sorted(new_threads)}")
+    new_children = _children() - children
+    if new_children:
+        out.append(f"child processes {sorted(new_children)}")
+    new_fds = _fds() - fds
+    if new_fds:
+        targets = []
+        for fd in sorted(new_fds):
+            try:
+                targets.append(f"{fd}->{os.readlink(f'/proc/self/fd/{fd}')}")
+            except OSError:
+                pass
+        if targets:
+            out.append(f"file descriptors {targets}")
+    return out
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request):
+    if not os.path.isdir("/proc/self/task") or request.node.get_closest_marker("allow_leaks"):
+        yield
+        return
+    import threading
+
+    before = ({t.ident for t in threading.enumerate()}, _children(), _fds())
+    yield
+    deadline = time.monotonic() + LEAK_SETTLE
+    leaks = _leaks(before)
+    while leaks and time.monotonic() < deadline:
+        time.sleep(0.05)
+        leaks = _leaks(before)
+    if leaks:
+        pytest.fail("the test leaked " + "; ".join(leaks), pytrace=False)

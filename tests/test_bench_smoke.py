@@ -34,3 +34,14 @@ def test_quick_bench_writes_every_result(tmp_path):
     for r in results.values():  # the document shows what the run printed
         assert f"| {r['id']} | {r['name']} |" in md
     assert "P1" in out.stdout and "met" in out.stdout
+
+
+def test_quick_reliability_campaigns_report_every_figure(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "bench.reliability", "--quick", "--out", str(tmp_path)], cwd=REPO,
+                         capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads((tmp_path / "reliability.json").read_text())
+    assert doc["fuzz"]["lines"] == 2000 and doc["fuzz"]["conserved"] is True
+    assert doc["redaction"]["tried"] == 2 * doc["redaction"]["forms"]
+    assert doc["socket"]["extension_alive"] is True and doc["lifecycle"]["extension_kill9"] == 1
+    assert "## Socket abuse" in (tmp_path / "reliability.md").read_text()

@@ -47,6 +47,17 @@ BAD = [
     ('[clients]\nproc = ["exec"]\nother = ["exec"]\n', "clients.other", 3),
     ('[eslogger]\nbinary = "eslogger"\n', "eslogger.binary", 2),
     ('surprise = 1\n', "surprise", 1),
+    # ranges and non-finite numbers (issue 10 item 11)
+    ('[eslogger]\nbackoff_initial = nan\n', "eslogger.backoff_initial", 2),
+    ('[eslogger]\nbackoff_max = inf\n', "eslogger.backoff_max", 2),
+    ('[eslogger]\nbackoff_max = 1e300\n', "eslogger.backoff_max", 2),
+    ('[eslogger]\nbackoff_initial = -inf\n', "eslogger.backoff_initial", 2),
+    ('[rings.es_opne]\ncapacity = 10\n', "rings.es_opne", 1),
+    ('[rings.es_sources]\ncapacity = 10\n', "rings.es_sources", 1),
+    ('[rings.es_open]\ncapacity = 4611686018427387904\n', "rings.es_open.capacity", 2),
+    ('[lineage]\nmax_processes = 9223372036854775807\n', "lineage.max_processes", 2),
+    ('[input]\nmax_line_bytes = 10\n', "input.max_line_bytes", 2),
+    ('[[filters.rule]]\naction = "drop"\ncolumn = "uid"\ngt = 99999999999999999999\n', "filters.rule[0].gt", 4),
 ]
 
 
@@ -135,3 +146,78 @@ def test_run_refuses_unsafe_and_invalid_configs(config_file):
     config_file.write_text('[[mutes.rule]]\nname = "x"\nevents = ["nope"]\nuid = 0\n')
     r = run_cli("--config", str(config_file))
     assert r.returncode == 2 and "mutes.rule[0].events" in r.stderr and "(line 3)" in r.stderr
+
+
+def test_a_fifo_is_refused_without_waiting_for_a_writer(tmp_path):
+    """Opening a FIFO blocks until a writer comes: start-up hung, and a SIGHUP reload held
+    the reload lock forever.  The test would hang (pytest's own timeout aside) before the fix."""
+    fifo = tmp_path / "osq-esf.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config_file(str(fifo), allow_unsafe=True)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config_file(str(fifo))
+
+
+def test_a_refused_reload_keeps_its_error_for_a_status_table(tmp_path):
+    from osq_esf.reload import ConfigReloader
+    from osq_esf.status import stage_rows
+    from tests.pipelines import make_pipeline
+
+    path = tmp_path / "c.toml"
+    path.write_text("[mutes]\ndefaults = true\n")
+    p, _ = make_pipeline(source=None)
+    r = ConfigReloader(p, str(path))
+    r.install_initial()
+    assert r.reload("test") and r.reloads == 1 and r.last_error is None
+    path.write_text("[rings.es_opne]\ncapacity = 1\n")
+    assert not r.reload("test")
+    (row,) = [x for x in stage_rows(p, r) if x["stage"] == "config"]
+    assert row["state"] == "refused" and row["items"] == 1 and row["errors"] == 1
+    assert "rings.es_opne" in row["last_error"] and row["changed"] > 0
+
+
+def _blocked_opening_a_fifo(pid: int) -> bool:
+    import glob
+
+    for wchan in glob.glob(f"/proc/{pid}/task/*/wchan"):
+        try:
+            if "partner" in open(wchan).read() or "fifo" in open(wchan).read():
+                return True
+        except OSError:
+            pass
+    return False
+
+
+def test_a_sighup_during_start_up_does_not_kill_the_extension(tmp_path):
+    """The replay source's start-up check opens a FIFO and waits for a writer: SIGHUP lands
+    inside App.from_args, where it used to take the default action (exit)."""
+    import signal
+    import time
+
+    from tests.idl_peer import IdlManager, stop_child
+
+    fifo = tmp_path / "rec.jsonl"
+    os.mkfifo(fifo)
+    manager = IdlManager(str(tmp_path / "em")).start()
+    proc = subprocess.Popen([sys.executable, "-m", "osq_esf", "run", "--socket", str(tmp_path / "em"),
+                             "--timeout", "10", "--source", f"replay:{fifo}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while not _blocked_opening_a_fifo(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert _blocked_opening_a_fifo(proc.pid)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.2)  # let the signal be delivered while it still waits
+        try:  # a writer: the start-up check goes on (ENXIO: the reader is gone, killed by SIGHUP)
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            pass
+        assert proc.poll() is None, "SIGHUP during start-up killed the extension"
+        assert manager.handler.registered.wait(30), proc.stderr.read1().decode() if proc.poll() is not None else ""
+        assert proc.poll() is None
+    finally:
+        stop_child(proc)
+        proc.stderr.close()
+        manager.stop()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from osq_esf.rules.redact import DEFAULT_REDACTOR
 from osq_esf.config import parse_config
 from osq_esf.health import TOTAL
 from osq_esf.sources.base import SourceError
@@ -230,6 +231,8 @@ def test_slow_consumer_losses_match_what_the_kernel_dropped(tmp_path, fake_env, 
     class Slow:
         """A rules stage that keeps everything, slowly."""
 
+        redactor = DEFAULT_REDACTOR  # samples and error texts
+
         def plan_of(self, layout, short):
             return self.verdict
 
@@ -322,3 +325,43 @@ def test_in_process_restart_loop_leaks_no_fds(tmp_path, fake_env, monkeypatch):
     assert fd_count(os.getpid()) <= before + 1
     assert not any(alive(pid) for pid in pids(state))
     assert src.state.state == "stopped"
+
+
+# -- the binary we run as root (issue 10 item 13) ---------------------------------------------
+
+def test_on_macos_the_environment_override_is_ignored_and_the_binary_must_be_root_owned(tmp_path, monkeypatch):
+    from osq_esf.sources import eslogger as esl
+    from osq_esf.sources.base import SourceError
+
+    binary = tmp_path / "bin" / "eslogger"
+    binary.parent.mkdir()
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    os.chmod(tmp_path, 0o755)
+    monkeypatch.setattr(esl.sys, "platform", "darwin")
+    monkeypatch.setenv(esl.ENV_BINARY, str(binary))
+    cfg = type("C", (), {"eslogger": type("E", (), {"binary": None})()})()
+    # $OSQ_ESF_ESLOGGER is ignored: the default /usr/bin/eslogger is what would run (absent here).
+    with pytest.raises(SourceError, match="/usr/bin/eslogger is missing"):
+        esl.resolve_binary(cfg)
+    cfg.eslogger.binary = str(binary)
+    if os.geteuid() != 0:
+        pytest.skip("needs root to own the test binary as root")
+    # Root-owned, not writable by others, in root-owned directories: accepted.
+    for d in (binary.parent, tmp_path):
+        os.chown(d, 0, 0)
+    if any(os.stat(p).st_uid != 0 or (os.stat(p).st_mode & 0o022 and not os.stat(p).st_mode & 0o1000)
+           for p in map(str, tmp_path.parents)):
+        pytest.skip("the temporary directory's parents are not root-owned and closed")
+    assert esl.resolve_binary(cfg) == str(binary)
+    binary.chmod(0o777)  # world-writable
+    with pytest.raises(SourceError, match="unsafe: owned by uid 0, mode 0777"):
+        esl.resolve_binary(cfg)
+    binary.chmod(0o755)
+    os.chown(binary, 65534, 65534)  # owned by nobody
+    with pytest.raises(SourceError, match="unsafe: owned by uid 65534"):
+        esl.resolve_binary(cfg)
+    os.chown(binary, 0, 0)
+    binary.parent.chmod(0o777)  # a writable directory lets anyone swap the binary
+    with pytest.raises(SourceError, match=f"directory {binary.parent} of the binary"):
+        esl.resolve_binary(cfg)

@@ -8,6 +8,7 @@ import logging
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from osq_esf.rules.redact import DEFAULT_REDACTOR
 from osq_esf.health import TOTAL, Health
 from osq_esf.pipeline import Pipeline
 from osq_esf.stages import Disposition
@@ -152,6 +153,8 @@ def test_loss_warning_names_client_and_types_and_is_rate_limited(caplog):
 
 class Rules:
     """A rules stage (osq_esf.stages.RulesStage) that mutes every 4th and filters every 7th event it sees."""
+
+    redactor = DEFAULT_REDACTOR  # samples and error texts
 
     def __init__(self):
         self.n = 0

@@ -1,5 +1,7 @@
 """Redaction of es_exec cmdline and env: every built-in rule, config rules, turning them
-off, quoting round trips, and hypothesis properties of the splitter and the masker."""
+off, quoting round trips, the redaction corpus (every documented form, look-alikes),
+linear-time structure and work bounds, samples and error texts, and hypothesis
+properties of the splitter and the masker."""
 
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osq_esf.extract import quote_join
-from osq_esf.rules.redact import BUILTIN, BUILTIN_NAMES, Redactor, RedactRule, split_joined
+from bench.redaction_corpus import FORMS, LOOKALIKES
+from osq_esf.rules import secrets
+from osq_esf.rules.redact import (BUILTIN, BUILTIN_NAMES, Redactor, RedactRule, default_redactor, redact_argv,
+                                  redact_env, redact_text, safe_sample, safe_text, split_joined)
+from osq_esf.rules.secrets import linear_problems
+from tests.conftest import REPO
 from tests.rules_events import exec_line, hits, pipeline_with, rows
 
 
@@ -171,3 +178,182 @@ def test_redaction_runs_without_the_pipeline_lock():
     release.set()
     t.join(10)
     assert "hunter2" not in str(p.rings["es_exec"].snapshot().cols)
+
+
+# -- the corpus: every documented form is masked, every look-alike is kept ------------------
+
+
+@pytest.mark.parametrize("cat, argv, env, secret", FORMS, ids=[f"{c[0]}-{i}" for i, c in enumerate(FORMS)])
+def test_every_documented_form_is_masked(cat, argv, env, secret):
+    out = redact_argv(argv) + redact_env(env)
+    assert not any(secret in item for item in out), out
+    assert any("<redacted:" in item for item in out)
+    assert len(redact_argv(argv)) == len(argv) and len(redact_env(env)) == len(env)
+
+
+@pytest.mark.parametrize("argv, env", LOOKALIKES, ids=[" ".join((a + e)[:2]) for a, e in LOOKALIKES])
+def test_lookalikes_stay_readable(argv, env):
+    assert redact_argv(argv) == argv and redact_env(env) == env
+
+
+def test_corpus_covers_every_documented_category():
+    doc = (REPO / "docs" / "configuration.md").read_text()
+    for cat in {c for c, *_ in FORMS}:
+        assert f"`{cat}`" in doc, f"category {cat} is not documented"
+
+
+def test_forms_through_the_pipeline_count_hits():
+    p, row = exec_row(args=["sh", "-c", "mysql -pZq7 db"], env=["OP_SESSION_me=abc", "MYSQL_PWD=x"])
+    assert "Zq7" not in row["cmdline"] and "abc" not in row["env"] and "=x" not in row["env"]
+    h = hits(p)
+    assert (h["tool-password"], h["env-session"], h["env-password"]) == (1, 1, 1)
+
+
+# -- linear time: by structure and by a work counter, never by the clock -------------------
+
+def test_builtin_regexes_are_checked_for_linear_time():
+    """Every regular expression of the built-ins goes through linear_regex (which refuses
+    unbounded, nested and overlapping quantifiers in searched patterns)."""
+    import inspect
+
+    for mod in (secrets, __import__("osq_esf.rules.redact", fromlist=["x"])):
+        src = inspect.getsource(mod)
+        assert src.count("re.compile(") == (1 if mod is secrets else 0)  # the one inside linear_regex
+
+
+@pytest.mark.parametrize("pattern", [
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<secret>[^\s@/]+)@",  # the url-credentials rule of b27f776
+    r"(?i:authorization):\s*(?P<secret>.+)",  # its auth-header rule
+    r"(a+)+b", r"(?:a|a)*b", r"(a)\1", r"(?=a)a", r"x{0,100000}",
+])
+def test_linear_guard_refuses_catastrophic_patterns(pattern):
+    assert linear_problems(pattern)
+
+
+def test_linear_guard_accepts_windows_and_anchored_runs():
+    assert linear_problems(r"pass:[^\s]{1,256}") == []
+    assert linear_problems(r"[a-z]+", anchored=True) == []
+
+
+PATHOLOGICAL = [
+    "key" + "a" * 60_000,  # the stall of issue 10 (scaled under max_value)
+    "://" * 20_000,
+    "x/:" * 20_000 + "@h",
+    "https://" + "a:" * 20_000 + "@h",
+    "a=" * 30_000,
+    "-----BEGIN " * 5000,
+    "Authorization:" * 4000,
+    '"' * 60_000,
+    "--password " * 5000,
+]
+
+
+@pytest.mark.parametrize("value", PATHOLOGICAL, ids=range(len(PATHOLOGICAL)))
+def test_work_per_value_is_linear(value):
+    red = default_redactor()
+    red.finder.scanned = 0
+    red.argv(["sh", "-c", value])
+    red.argv(["tool", value])
+    assert red.finder.scanned <= 8 * (len(value) + 10)
+
+
+def test_oversize_values_are_masked_whole_and_counted():
+    red = default_redactor()
+    value = "key" + "a" * 300_000
+    out = red.argv(["/bin/echo", value, "--password=x"])
+    assert out == ["/bin/echo", "<redacted:oversize>", "--password=<redacted:arg-password>"]
+    assert red.finder.scanned < 100
+    assert {r.name: r.hits for r in red.rules}["oversize"] == 1
+
+
+def test_max_value_is_configurable_and_bounded():
+    p, row = exec_row("[redaction]\nmax_value = 1024\n", args=["echo", "y" * 2000])
+    assert row["cmdline"] == "echo <redacted:oversize>"
+    from osq_esf.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match="redaction.max_value"):
+        parse_config("[redaction]\nmax_value = 10\n")
+
+
+# -- configured regexes: RE2, linear whatever the pattern --------------------------------------
+
+@pytest.mark.parametrize("pattern", [r"(a)\1", r"(?=x)y", r"(?<!a)b"])
+def test_configured_regexes_that_need_backtracking_are_refused(pattern):
+    from osq_esf.config import ConfigError, parse_config
+
+    toml = f"[[redaction.rule]]\nname = \"r\"\npattern = '{pattern}'\n"
+    with pytest.raises(ConfigError, match=r"redaction.rule\[0\].pattern: invalid regular expression \(RE2"):
+        parse_config(toml)
+
+
+def test_configured_regexes_run_on_re2():
+    import re2
+
+    red = Redactor([RedactRule("nested", "pattern", "(a+)+b")])
+    assert all(isinstance(rx, re2._Regexp) for _, rx in red.patterns)
+    assert red.argv(["x", "a" * 50_000]) == ["x", "a" * 50_000]  # the classic catastrophic case, no match
+
+
+# -- side doors: samples and error texts -------------------------------------------------------
+
+def test_a_cut_off_exec_line_keeps_no_secret_in_its_sample():
+    p, src = pipeline_with()
+    cut = b'{"event_type":9,"event":{"exec":{"args":["mysql","--password=hunter2","-u","root"],"env":["A=1'
+    assert p.ingest(src, [cut]) == 0
+    (err,) = p.decode_error_rows()
+    assert "hunter2" not in err["sample"] and "<redacted:arg-password>" in err["sample"]
+    assert len(err["sample"]) <= 240
+
+
+def test_a_sample_cut_inside_a_url_masks_the_cut_literal():
+    text = safe_sample(b'{"event":{"exec":{"args":["git","clone","https://bob:s3cr3tpw')
+    assert "s3cr3tpw" not in text
+
+
+def test_error_texts_are_redacted_and_capped():
+    why = safe_text("bad value 'https://u:s3cr3tpw@host/x' in " + "x" * 5000)
+    assert "s3cr3tpw" not in why and len(why) <= 330
+    assert redact_text("MYSQL_PWD=hunter2 mysql") == "MYSQL_PWD=<redacted:env-password> mysql"
+
+
+# -- properties ---------------------------------------------------------------------------------
+
+FORM_TEMPLATES = [(argv, env, s) for _, argv, env, s in FORMS]
+SECRET_TEXT = st.text(st.sampled_from("abcXYZ0189_+/=.~"), min_size=6, max_size=24).map(lambda s: "Qz" + s + "Qz")
+
+
+@settings(max_examples=300, deadline=None)
+@given(form=st.sampled_from(FORM_TEMPLATES), secret=SECRET_TEXT,
+       noise=st.lists(st.sampled_from(["-v", "--verbose", "-q", "--color=auto"]), max_size=3),
+       extra_env=st.lists(st.sampled_from(["HOME=/Users/a", "PATH=/bin", "TERM=xterm"]), max_size=3))
+def test_any_secret_in_any_form_is_masked(form, secret, noise, extra_env):
+    """Any secret text, in any documented form, with unrelated flags and variables around it."""
+    argv, env, s = form
+    argv = [argv[0], *noise, *(a.replace(s, secret) for a in argv[1:])]
+    env = [*extra_env, *(e.replace(s, secret) for e in env)]
+    out = redact_argv(argv) + redact_env(env)
+    assert not any(secret in item for item in out), out
+
+
+LOOKALIKE_ITEM = st.sampled_from(["-p", "2222", "-xpf", "a.tar", "--user=", "--verbose", "-u", "1000:1000",
+                                  "TOKENIZERS_PARALLELISM=false", "PWD=/x", "https://host/path", "ssh://git@host/r",
+                                  "-P", "8080", "--password-file", "/run/x", "HOME=/Users/a"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(prog=st.sampled_from(["ssh", "tar", "cp", "docker", "ls", "git", "/usr/bin/true"]),
+       items=st.lists(LOOKALIKE_ITEM, max_size=8))
+def test_lookalikes_are_never_masked(prog, items):
+    assert redact_argv([prog, *items]) == [prog, *items]
+
+
+@settings(max_examples=300, deadline=None)
+@given(items=st.lists(st.text(st.sampled_from("ab-=:/@ pP\"'$;&"), max_size=40), min_size=1, max_size=6))
+def test_output_is_bounded(items):
+    red = default_redactor()
+    out = red.argv(items)
+    assert len(out) == len(items)
+    for before, after in zip(items, out):
+        masks = after.count("<redacted:")
+        assert masks <= max(1, len(before))
+        assert len(after) <= len(before) + 2 + masks * len("<redacted:private-key>")

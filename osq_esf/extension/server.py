@@ -5,13 +5,23 @@ framed) transport, strict binary protocol.  The server is threaded like osquery'
 own TThreadedServer, one thread per connection, so a ping is never queued behind a
 long generate.  ``generate`` replies are written with the direct encoder; ping,
 shutdown and anything unusual go through the generated thrift code.
+
+Any local process that can open the socket is a client, so every resource is bounded
+(docs/reliability.md, "Limits"): the socket is 0600; a connection that sends nothing
+for ``io_timeout`` or does not read its reply is closed; at most ``max_connections``
+are open (a new one closes the longest-idle one, so a ping always gets through); at
+most ``max_calls`` replies are built and sent at once, which bounds the memory held
+by unsent replies; running out of file descriptors is logged and waited out, never
+fatal.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import socket
+import stat
 import threading
 import time
 from itertools import chain
@@ -34,9 +44,35 @@ EXT_SUCCESS, EXT_FAILED = 0, 1
 SDK_VERSION = "5.0.0"  # what we speak: osquery's IDL as of 5.x
 MIN_SDK_VERSION = "1.7.7"
 
+# osquery opens a fresh connection per ping and per call and reads replies at once, so
+# these only ever bite clients that are not osquery (osquery core: extensionPathActive, callExtension).
+IO_TIMEOUT = 30.0  # seconds a connection may send nothing, or a reply chunk may wait to be read
+MAX_CONNECTIONS = 64  # open connections (threads); past it the longest-idle one is closed
+MAX_CALLS = 4  # replies built and being sent at once: bounds the memory of unsent replies
+CALL_WAIT = 60.0  # seconds a call waits for one of those slots before it fails with "busy"
+_FD_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
 
 class RegistrationError(RuntimeError):
     """The manager refused us or could not be reached."""
+
+
+class SocketPathError(RuntimeError):
+    """Something that is not our stale socket sits where our socket must be."""
+
+
+class _Limit:
+    """Logs that a limit was hit: once when it starts, then at most every ``every`` seconds."""
+
+    def __init__(self, what: str, every: float = 60.0):
+        self.what, self.every, self.last, self.hits = what, every, 0.0, 0
+
+    def hit(self, detail: str = "") -> None:
+        self.hits += 1
+        now = time.monotonic()
+        if now - self.last >= self.every:
+            self.last = now
+            log.warning("%s%s (%d times so far)", self.what, f": {detail}" if detail else "", self.hits)
 
 
 def manager_client(path: str, timeout: float):
@@ -70,8 +106,23 @@ class _Handler:
 class ExtensionServer:
     """Registers ``tables`` (osq_esf.extension.tables.Table: name, routes(), generate(plan)) and serves them."""
 
-    def __init__(self, tables, name: str = "osq_esf", version: str = "0"):
+    def __init__(self, tables, name: str = "osq_esf", version: str = "0", io_timeout: float = IO_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS, max_calls: int = MAX_CALLS, call_wait: float = CALL_WAIT):
         self.tables = {t.name: t for t in tables}
+        self.io_timeout = io_timeout
+        self.max_connections = max_connections
+        self.call_wait = call_wait
+        self._calls = threading.BoundedSemaphore(max_calls)
+        self._conns: dict[socket.socket, list] = {}  # connection -> [idle since (monotonic) or None when busy]
+        self._conns_lock = threading.Lock()
+        self.limits = {k: _Limit(w) for k, w in (
+            ("connections", f"connection limit ({max_connections}) reached: closed the longest-idle connection"),
+            ("refused", f"connection limit ({max_connections}) reached with every connection busy: refused one"),
+            ("calls", f"{max_calls} replies in progress: a call waited for a slot"),
+            ("busy", f"a call waited {call_wait:.0f} s for a reply slot and failed with 'busy'"),
+            ("timeout", f"closed a connection idle or not reading for {io_timeout:.0f} s"),
+            ("fds", "out of file descriptors: accepting paused, the longest-idle connection closed"),
+        )}
         self.name = name
         self.version = version
         self.uuid = 0
@@ -105,6 +156,7 @@ class ExtensionServer:
                                          min_sdk_version=MIN_SDK_VERSION)
             registry = {"table": {t.name: t.routes() for t in self.tables.values()}}
             status = client.registerExtension(info, registry)
+            live = _live_uuids(client) if status.code == EXT_SUCCESS else set()
         finally:
             trans.close()
         if status.code != EXT_SUCCESS:
@@ -112,6 +164,9 @@ class ExtensionServer:
         self.uuid = status.uuid
         self.manager_path = manager_path
         self.socket_path = f"{manager_path}.{self.uuid}"
+        if live is not None:  # only when the manager said which extensions are alive
+            for path in remove_stale_sockets(manager_path, live | {self.uuid}):
+                log.info("removed the stale extension socket %s (left by a killed process)", path)
         return self.uuid
 
     def deregister(self) -> None:
@@ -127,24 +182,79 @@ class ExtensionServer:
     # -- serving ----------------------------------------------------------------------
 
     def listen(self) -> None:
-        """Bind ``<manager socket>.<uuid>`` and accept connections on a thread."""
-        try:
-            os.unlink(self.socket_path)
-        except FileNotFoundError:
-            pass
+        """Bind ``<manager socket>.<uuid>`` (mode 0600 whatever the umask) and accept on a thread."""
+        prepare_socket_path(self.socket_path)
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.bind(self.socket_path)
+        old = os.umask(0o177)  # the socket is born 0600: no window where others may connect
+        try:
+            s.bind(self.socket_path)
+        finally:
+            os.umask(old)
+        os.chmod(self.socket_path, 0o600)
         s.listen(64)
         self._listener = s
         threading.Thread(target=self._accept_loop, name="ext-accept", daemon=True).start()
 
     def _accept_loop(self) -> None:
+        listener = self._listener
         while not self.stopped.is_set():
             try:
-                conn, _ = self._listener.accept()
-            except OSError:
+                conn, _ = listener.accept()
+            except OSError as e:
+                if self.stopped.is_set() or e.errno not in _FD_ERRORS:
+                    return
+                # Out of descriptors: free one and wait; never give up serving (issue 10).
+                self.limits["fds"].hit(os.strerror(e.errno))
+                self._evict_idle()
+                time.sleep(0.05)
+                continue
+            self._admit(conn)
+
+    def _admit(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            if len(self._conns) >= self.max_connections and not self._evict_idle_locked():
+                self.limits["refused"].hit()
+                conn.close()
                 return
+            self._conns[conn] = [time.monotonic()]
+        conn.settimeout(self.io_timeout)
+        try:
             threading.Thread(target=self._serve, args=(conn,), name="ext-conn", daemon=True).start()
+        except RuntimeError:  # no thread could be started: the connection is dropped, we go on
+            self._forget(conn)
+            conn.close()
+
+    def _evict_idle(self) -> bool:
+        with self._conns_lock:
+            return self._evict_idle_locked()
+
+    def _evict_idle_locked(self) -> bool:
+        """Close the connection that has waited longest for a request; False when all are busy."""
+        idle = [(since[0], c) for c, since in self._conns.items() if since[0] is not None]
+        if not idle:
+            return False
+        _, victim = min(idle, key=lambda x: x[0])
+        self._conns.pop(victim, None)
+        try:
+            victim.shutdown(socket.SHUT_RDWR)  # its thread's read fails now and it closes it
+        except OSError:
+            pass
+        self.limits["connections"].hit()
+        return True
+
+    def _forget(self, conn: socket.socket) -> None:
+        with self._conns_lock:
+            self._conns.pop(conn, None)
+
+    def _mark(self, conn: socket.socket, idle: bool) -> None:
+        with self._conns_lock:
+            state = self._conns.get(conn)
+            if state is not None:
+                state[0] = time.monotonic() if idle else None
+
+    def connection_count(self) -> int:
+        with self._conns_lock:
+            return len(self._conns)
 
     def _serve(self, conn: socket.socket) -> None:
         sock = TSocket.TSocket()
@@ -153,23 +263,21 @@ class ExtensionServer:
         prot = TBinaryProtocol.TBinaryProtocolAccelerated(trans)
         try:
             while not self.stopped.is_set():
+                self._mark(conn, idle=True)
                 try:
                     name, _mtype, seqid = prot.readMessageBegin()
-                except (TTransport.TTransportException, EOFError, OSError):
-                    return  # peer closed
+                except TTransport.TTransportException as e:
+                    if e.type == TTransport.TTransportException.TIMED_OUT:
+                        self.limits["timeout"].hit()
+                    return  # peer closed, timed out, or evicted
+                except (EOFError, OSError):
+                    return
+                self._mark(conn, idle=False)
                 if name == "call":
                     args = Extension.call_args()
                     args.read(prot)
                     prot.readMessageEnd()
-                    pieces = self.reply(seqid, args.registry, args.item, args.request or {})
-                    trans.flush()
-                    try:
-                        for p in pieces:
-                            conn.sendall(p)
-                    except OSError:
-                        raise
-                    except Exception:  # a lazily encoded chunk failed: the reply is torn, so close
-                        log.exception("encoding rows of %s failed mid-reply; closing the connection", args.item)
+                    if not self._send_call(conn, trans, seqid, args):
                         return
                 elif name in self._processor._processMap:
                     self._processor._processMap[name](self._processor, seqid, prot, prot)
@@ -184,12 +292,39 @@ class ExtensionServer:
                     prot.writeMessageEnd()
                     trans.flush()
         except Exception as e:  # a broken client must not hurt the others
+            if isinstance(e, socket.timeout) or "timed out" in str(e):
+                self.limits["timeout"].hit()
             log.debug("connection ended: %s", e)
         finally:
+            self._forget(conn)
             try:
                 conn.close()
             except OSError:
                 pass
+
+    def _send_call(self, conn: socket.socket, trans, seqid: int, args) -> bool:
+        """Build and send one call's reply inside a reply slot; False when the connection must close."""
+        if not self._calls.acquire(blocking=False):
+            self.limits["calls"].hit()
+            if not self._calls.acquire(timeout=self.call_wait):
+                self.limits["busy"].hit()
+                busy = f"osq_esf is busy: every reply slot was taken for {self.call_wait:.0f} s; try again"
+                for p in self._status(seqid, EXT_FAILED, busy):  # a few bytes, built without a slot
+                    conn.sendall(p)
+                return True
+        try:
+            pieces = self.reply(seqid, args.registry, args.item, args.request or {})
+            trans.flush()
+            for p in pieces:
+                conn.sendall(p)  # times out (closing the connection) for a client that does not read
+            return True
+        except OSError:
+            raise
+        except Exception:  # a lazily encoded chunk failed: the reply is torn, so close
+            log.exception("encoding rows of %s failed mid-reply; closing the connection", args.item)
+            return False
+        finally:
+            self._calls.release()
 
     def reply(self, seqid: int, registry: str, item: str, request: dict) -> Iterable[bytes]:
         """The encoded reply to ``call``, as pieces to send in order: always a status, never an exception.
@@ -199,8 +334,7 @@ class ExtensionServer:
         """
 
         def status(code, message, rows=()):
-            rows = list(rows)
-            return reply_call(seqid, code, message, self.uuid, len(rows), encode_dict_rows(rows))
+            return self._status(seqid, code, message, rows)
 
         if registry != "table":
             return status(EXT_FAILED, f"osq_esf serves only the table registry, not {registry!r}")
@@ -224,6 +358,10 @@ class ExtensionServer:
             log.exception("%s on %s failed", action, item)
             return status(EXT_FAILED, f"{action} failed: {type(e).__name__}: {e}")
 
+    def _status(self, seqid: int, code: int, message: str, rows=()):
+        rows = list(rows)
+        return reply_call(seqid, code, message, self.uuid, len(rows), encode_dict_rows(rows))
+
     # -- liveness ---------------------------------------------------------------------
 
     def watch_manager(self, interval: float) -> None:
@@ -242,6 +380,9 @@ class ExtensionServer:
                 finally:
                     trans.close()
             except Exception as e:
+                if _out_of_fds(e):  # our own shortage, not osquery's absence: keep everything, try again
+                    self.limits["fds"].hit("pinging osquery")
+                    continue
                 self.stop(f"osquery went away ({type(e).__name__})", manager_lost=True)
                 return
             if st.code == EXT_FAILED:
@@ -287,3 +428,80 @@ class ExtensionServer:
         except OSError:
             pass
         self.stopped.set()
+
+
+def _live_uuids(client) -> set | None:
+    try:
+        return set(client.extensions() or {})
+    except Exception:
+        return None
+
+
+def _out_of_fds(e: BaseException) -> bool:
+    while e is not None:
+        if isinstance(e, OSError) and e.errno in _FD_ERRORS:
+            return True
+        inner = getattr(e, "inner", None)  # thrift wraps the socket error
+        e = inner if isinstance(inner, BaseException) else e.__cause__ or e.__context__
+    return False
+
+
+def prepare_socket_path(path: str) -> None:
+    """Make ``path`` free for our socket: nothing there, or a stale socket of ours (removed).
+
+    Anything else is refused with SocketPathError: a directory or a file, a socket owned
+    by another user, or a socket someone still listens on.
+    """
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    what = ("a directory" if stat.S_ISDIR(st.st_mode) else "a symbolic link" if stat.S_ISLNK(st.st_mode)
+            else None if stat.S_ISSOCK(st.st_mode) else "a file that is not a socket")
+    if what is None and st.st_uid not in (0, os.geteuid()):
+        what = f"a socket owned by uid {st.st_uid}"
+    if what is None and _listening(path):
+        what = "a socket another process is listening on"
+    if what is not None:
+        raise SocketPathError(f"cannot serve on {path}: {what} is there; remove it or check what put it there")
+    os.unlink(path)
+
+
+def _listening(path: str) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    probe.settimeout(1.0)
+    try:
+        probe.connect(path)
+        return True
+    except OSError:
+        return False
+    finally:
+        probe.close()
+
+
+def remove_stale_sockets(manager_path: str, live_uuids) -> list[str]:
+    """Remove ``<manager>.<uuid>`` sockets of ours that no registered extension owns and no
+    process listens on: what a kill -9 leaves behind.  Returns the paths removed."""
+    directory, base = os.path.split(manager_path)
+    removed = []
+    try:
+        names = os.listdir(directory or ".")
+    except OSError:
+        return removed
+    live = {str(u) for u in live_uuids}
+    for name in names:
+        suffix = name[len(base) + 1:] if name.startswith(base + ".") else ""
+        if not suffix.isdigit() or suffix in live:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISSOCK(st.st_mode) and st.st_uid == os.geteuid() and not _listening(path):
+            try:
+                os.unlink(path)
+                removed.append(path)
+            except OSError:
+                pass
+    return removed

@@ -71,6 +71,7 @@ class EmbeddedSession:
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
         clock: Callable[[], float] | None = None,
+        stdin=subprocess.DEVNULL,
     ):
         self.argv_prefix = list(argv_prefix)
         self.extension_name = extension_name
@@ -84,6 +85,7 @@ class EmbeddedSession:
         self.env = env
         self.cwd = cwd
         self.clock = clock
+        self.stdin = stdin  # None: the child reads ours (a `--replay -` recording)
         self.host: Host | None = None
         self.process: subprocess.Popen | None = None
         self.uuid: int | None = None
@@ -114,7 +116,7 @@ class EmbeddedSession:
         self._stderr = open(os.path.join(self._dir, "extension.stderr"), "w+b")
         try:
             self.process = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                self.argv, stdin=self.stdin, stdout=subprocess.DEVNULL,
                 stderr=self._stderr, env=env, cwd=self.cwd,
                 # Own process group: a Ctrl-C in the shell must not kill it.
                 start_new_session=True,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
+import re2
+
 from osq_esf import events
 
 
@@ -31,8 +33,11 @@ def strings(raw, key: str) -> tuple[str, ...]:
 
 
 def integer(raw, key: str) -> int:
+    """A TOML integer; like TOML's own, it must fit 64 bits."""
     if isinstance(raw, bool) or not isinstance(raw, int):
         raise RuleError(key, f"must be an integer, not {raw!r}")
+    if not -(1 << 63) <= raw < (1 << 63):
+        raise RuleError(key, f"{raw} does not fit 64 bits")
     return raw
 
 
@@ -42,13 +47,22 @@ def boolean(raw, key: str) -> bool:
     return raw
 
 
-def regex(pattern, key: str, flags: int = 0) -> re.Pattern:
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.log_errors = False  # the error is raised with its key instead
+
+
+def regex(pattern, key: str, ignore_case: bool = False):
+    """A configured regular expression, compiled by RE2 (docs/decisions.md): matching is
+    linear in the text whatever the pattern, so no config can stall the pipeline, and
+    what RE2 cannot do in linear time (backreferences, lookarounds) is refused here."""
     if not isinstance(pattern, str) or not pattern:
         raise RuleError(key, "must be a non-empty regular expression string")
     try:
-        return re.compile(pattern, flags)
-    except re.error as e:
-        raise RuleError(key, f"invalid regular expression: {e}") from None
+        return re2.compile(("(?i)" if ignore_case else "") + pattern, _RE2_OPTIONS)
+    except re2.error as e:
+        why = e.args[0].decode("utf-8", "replace") if e.args and isinstance(e.args[0], bytes) else str(e)
+        raise RuleError(key, f"invalid regular expression (RE2 syntax, linear time: no backreferences "
+                             f"or lookarounds): {why}") from None
 
 
 def glob_regex(patterns: tuple[str, ...]) -> re.Pattern:

@@ -29,7 +29,7 @@ class Rules:
         self.mutes = cfg.mutes.active()
         self.filters = list(cfg.filters)
         self.redact_rules = cfg.redaction.active()
-        self.redactor = Redactor(self.redact_rules)
+        self.redactor = Redactor(self.redact_rules, cfg.redaction.max_value)
         self.layouts = layouts
         self.kinds = kinds
         self.filters_of = {
@@ -198,17 +198,21 @@ def _make_plan(cached: list, per_event: list, filters: tuple, key_at: int | None
 
 
 def _redaction(layout, redactor):
-    """``redact(objs) -> objs`` for a layout's columns declared ``redact``; None when it has none."""
-    targets = tuple((layout.obj_index(c.name), c.redact) for c in layout.spec.own_columns if c.redact)
+    """``redact(objs) -> objs`` for a layout's columns declared ``redact``; None when it has none.
+
+    argv and env columns hold items joined like a command line (extract.quote_join): they are
+    split, masked item by item and joined again; a ``text`` column is scanned as free text.
+    """
+    targets = tuple((layout.obj_index(c.name), redactor.text if c.redact == "text" else redactor.joined)
+                    for c in layout.spec.own_columns if c.redact)
     if not targets:
         return None
-    joined = redactor.joined
 
     def redact(objs):
         out = None
-        for i, _kind in targets:
+        for i, masker in targets:
             v = objs[i]
-            new = joined(v)
+            new = masker(v)
             if new is not v:
                 if out is None:
                     out = list(objs)

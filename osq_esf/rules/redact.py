@@ -1,61 +1,57 @@
-"""Redaction: mask secrets in es_exec ``cmdline`` and ``env`` before they are buffered.
+"""Redaction: mask secrets in argv, env and any other text before it is buffered or logged.
 
 The extractor has joined argv/env with :func:`osq_esf.extract.quote_join`, which is
 reversible (an item is quoted exactly when it holds a space or a quote), so the
 joined text is split back into items, masked item by item, and joined again.  A
-cheap search over the whole text first skips the split for the usual exec that holds
-no candidate.  A masked value names the rule: ``GITHUB_TOKEN=<redacted:env-token>``.
+cheap substring test over the whole text first skips the split for the usual exec
+that holds no candidate.  A masked value names the rule: ``GITHUB_TOKEN=<redacted:env-token>``.
 
-Rules come in three kinds:
+The built-in rules (:data:`BUILTIN`) are the linear-time finder of
+:mod:`osq_esf.rules.secrets`.  Configured rules come in three kinds, each a regular
+expression run by RE2 (linear time whatever the pattern; see docs/decisions.md):
 
-* ``env_name``: a regex searched in variable names (``NAME=value`` items of env, and
-  of argv as in ``env NAME=value cmd``); the whole value is masked.
-* ``arg_flag``: a regex searched in option names (dashes stripped); masks the value of
+* ``env_name``: searched in variable names (``NAME=value`` items of env, and of argv
+  as in ``env NAME=value cmd``); the whole value is masked.
+* ``arg_flag``: searched in option names (dashes stripped); masks the value of
   ``--name=value`` and the argument after ``--name``.
-* ``pattern``: a regex searched in every item; masks the match, or only its group
-  named ``secret`` when it has one.
+* ``pattern``: searched in every item; masks the match, or only its group named
+  ``secret`` when it has one.
+
+Entry points for any text that reaches a table, a log line or an error:
+:meth:`Redactor.argv`, :meth:`Redactor.env`, :meth:`Redactor.text`,
+:meth:`Redactor.sample` (a capped, redacted sample of a raw line) and the module's
+:func:`redact_argv`, :func:`redact_env`, :func:`redact_text`, :func:`safe_sample`,
+:func:`safe_text`, which use the built-in rules.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from osq_esf.extract import quote_join
 from osq_esf.rules import base
 from osq_esf.rules.base import RuleError
+from osq_esf.rules.secrets import (CATEGORIES, HINTS, MAX_VALUE, SAMPLE_BYTES, TEXT_LIMIT, Finder)
 
 KINDS = ("env_name", "arg_flag", "pattern")
 
-# Secret words, by category; the rule names are env-<category> and arg-<category>.
-# Deliberately not "auth" or "key" alone: SSH_AUTH_SOCK and the like are not secrets,
-# and PWD/OLDPWD are the working directory, not a password.
-SECRET_WORDS = {
-    "token": r"token",
-    "secret": r"secret",  # also AWS_SECRET_ACCESS_KEY, CLIENT_SECRET
-    "password": r"passw(?:or)?d|passphrase|(?:^|[^a-z])pass(?:$|[^a-z])",  # also --pass, SSH_PASS
-    "api-key": r"api[-_]?key",
-    "private-key": r"private[-_]?key",
-    "credential": r"credential",
-}
+# The built-ins: (name, kind, what it matches), shown in es_mutes.  env-*/arg-* follow
+# the secret words of osq_esf.rules.secrets.name_category.
 BUILTIN: tuple[tuple[str, str, str], ...] = (
-    *((f"env-{c}", "env_name", w) for c, w in SECRET_WORDS.items()),
-    *((f"arg-{c}", "arg_flag", w) for c, w in SECRET_WORDS.items()),
-    # scheme://user:password@host: only the password is masked.
-    ("url-credentials", "pattern", r"[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*:(?P<secret>[^\s@/]+)@"),
-    # curl -H "Authorization: Bearer x" and friends.
-    ("auth-header", "pattern", r"(?i:authorization):\s*(?P<secret>.+)"),
+    *((f"env-{c}", "env_name", f"NAME=value, NAME has a {c} word") for c in CATEGORIES),
+    *((f"arg-{c}", "arg_flag", f"--name=value, --name value, -Dname=value, key=value pairs; name has a {c} word")
+      for c in CATEGORIES),
+    ("url-credentials", "pattern", "scheme://user:PASSWORD@host, scheme://TOKEN@host"),
+    ("auth-header", "pattern", "Authorization:, X-Api-Key:, Cookie: ... headers, in one or two arguments"),
+    ("tool-password", "program", "mysql -pX, sshpass -p X, redis-cli -a X, curl -u user:X, security -w X, "
+                                 "dscl -passwd, htpasswd -b ..."),
+    ("pass-spec", "pattern", "pass:X (openssl -passin and friends)"),
+    ("private-key", "pattern", "-----BEGIN ... PRIVATE KEY----- blocks"),
+    ("oversize", "limit", "a value longer than redaction.max_value characters (or cut off by a sample's limit), "
+                          "masked whole"),
 )
 BUILTIN_NAMES = tuple(n for n, _, _ in BUILTIN)
-# Lower-case words every text a built-in rule can act on contains: substring tests on
-# the lower-cased text let the usual exec skip the split (a case-insensitive regex
-# alternation is ten times slower); config rules derive a regex from their own.
-BUILTIN_HINTS = ("token", "secret", "pass", "key", "credential", "authorization")
-# url-credentials needs both (DOCKER_HOST=unix:///... alone is common and harmless).
-
-_ASSIGN = re.compile(r"([A-Za-z_][A-Za-z0-9_]*)=(.*)", re.S)
-_FLAG = re.compile(r"--?([A-Za-z0-9][A-Za-z0-9_.-]*)(?:=(.*))?", re.S)
-
+MAX_VALUE_RANGE = (1024, 1 << 20)
 
 @dataclass(eq=False)
 class RedactRule:
@@ -78,6 +74,7 @@ class RedactionConfig:
     defaults: bool = True
     disable: frozenset = frozenset()
     rules: tuple[RedactRule, ...] = ()
+    max_value: int = MAX_VALUE  # characters of one value scanned; a longer one is masked whole
 
     def active(self) -> list[RedactRule]:
         out = list(self.rules)
@@ -89,7 +86,7 @@ class RedactionConfig:
 def parse_redaction(raw, taken: set[str]) -> RedactionConfig:
     """``[redaction]``: defaults, disable, and ``[[redaction.rule]]``."""
     raw = base.table_of(raw, "redaction")
-    base.check_keys(raw, {"defaults", "disable", "rule"}, "redaction")
+    base.check_keys(raw, {"defaults", "disable", "rule", "max_value"}, "redaction")
     cfg = RedactionConfig()
     if "defaults" in raw:
         cfg.defaults = base.boolean(raw["defaults"], "redaction.defaults")
@@ -100,6 +97,11 @@ def parse_redaction(raw, taken: set[str]) -> RedactionConfig:
             raise RuleError("redaction.disable", f"unknown built-in rule(s) {', '.join(bad)} "
                                                  f"(built-ins: {', '.join(BUILTIN_NAMES)})")
         cfg.disable = frozenset(names)
+    if "max_value" in raw:
+        v, (lo, hi) = base.integer(raw["max_value"], "redaction.max_value"), MAX_VALUE_RANGE
+        if not lo <= v <= hi:
+            raise RuleError("redaction.max_value", f"must be between {lo} and {hi} characters, not {v}")
+        cfg.max_value = v
     reserved = set(BUILTIN_NAMES)
     rules = []
     for i, r in enumerate(base.list_of_tables(raw.get("rule", []), "redaction.rule")):
@@ -109,8 +111,7 @@ def parse_redaction(raw, taken: set[str]) -> RedactionConfig:
         if len(kinds) != 1:
             raise RuleError(at, f"needs exactly one of {', '.join(KINDS)}")
         kind = kinds[0]
-        flags = re.I if kind != "pattern" else 0
-        base.regex(r[kind], f"{at}.{kind}", flags)
+        base.regex(r[kind], f"{at}.{kind}", ignore_case=kind != "pattern")
         name = base.name(r.get("name"), f"{at}.name", f"redact-{i + 1}", taken)
         if name in reserved:
             raise RuleError(f"{at}.name", f"{name!r} is a built-in rule name; disable it with redaction.disable")
@@ -146,116 +147,189 @@ def mask(rule: RedactRule) -> str:
     return f"<redacted:{rule.name}>"
 
 
-def _trigger_part(regex: str, kind: str) -> str | None:
-    """``regex`` made usable inside one search over the joined text, or None."""
-    core = regex
-    if kind != "pattern":  # names are matched item by item: an outer anchor only narrows
-        core = core[1:] if core.startswith("^") else core
-        core = core[:-1] if core.endswith("$") and not core.endswith("\\$") else core
-    if re.search(r"[\^$]|\\[AZbB]|\(\?(?![P:])", core):
-        return None
-    return core
-
-
 class Redactor:
-    """Masks argv/env items with the active rules; counts hits per rule."""
+    """Masks argv/env items and texts with the active rules; counts hits per rule."""
 
-    def __init__(self, rules: list[RedactRule]):
+    def __init__(self, rules: list[RedactRule], max_value: int = MAX_VALUE):
         self.rules = rules
-        self.env_rules = [(r, re.compile(r.regex, re.I).search) for r in rules if r.kind == "env_name"]
-        self.flag_rules = [(r, re.compile(r.regex, re.I).search) for r in rules if r.kind == "arg_flag"]
-        self.patterns = [(r, re.compile(r.regex)) for r in rules if r.kind == "pattern"]
-        # Any text a rule could act on matches this union; a text that does not is left
-        # alone without being split.  A rule whose regex cannot join the union safely
-        # (inner anchors, inline flags, lookarounds) makes every text go through the split.
-        self._words = BUILTIN_HINTS if any(r.origin == "default" for r in rules) else ()
-        parts = [_trigger_part(r.regex, r.kind) for r in rules if r.origin != "default"]
-        self._always = any(p is None for p in parts)
-        self._search = re.compile("|".join(f"(?:{p})" for p in parts), re.I).search if parts and not self._always else None
+        self._builtin = {r.name: r for r in rules if r.origin == "default"}
+        config = [r for r in rules if r.origin != "default"]
+        self.env_rules = [(r, base.regex(r.regex, r.name, ignore_case=True).search) for r in config if r.kind == "env_name"]
+        self.flag_rules = [(r, base.regex(r.regex, r.name, ignore_case=True).search) for r in config if r.kind == "arg_flag"]
+        self.patterns = [(r, base.regex(r.regex, r.name)) for r in config if r.kind == "pattern"]
+        self.finder = Finder(self._mask, max_value)
+        self.max_value = max_value
+        # A configured rule can match anything: with one, every text is split and scanned.
+        self._always = bool(config)
 
     def __bool__(self) -> bool:
         return bool(self.rules)
 
-    def _name_rule(self, rules, name: str):
-        for rule, search in rules:
-            if search(name):
-                return rule
-        return None
+    def _mask(self, name: str) -> str | None:
+        rule = self._builtin.get(name)
+        if rule is None:
+            return None
+        rule.hits += 1
+        return mask(rule)
+
+    # -- entry points ----------------------------------------------------------------
+
+    def argv(self, items: list[str]) -> list[str]:
+        """``items`` (an argv) with secrets masked; the same list when nothing was."""
+        return self.items(items) or items
+
+    env = argv  # env items are NAME=value; the same rules apply
+
+    def text(self, text: str | None) -> str | None:
+        """Free text (a command string, a log or error message) with secrets masked."""
+        if not text or not self._candidate(text):
+            return text
+        out = self.finder.text(text, 1) if self._builtin else None
+        out = out or text
+        return self._configured_text(out)
+
+    def sample(self, data: bytes, limit: int = SAMPLE_BYTES) -> str:
+        """A redacted sample of a raw line, at most about ``limit`` characters.
+
+        A JSON line's string literals are read like an argv; a literal cut by the limit is
+        masked whole.  The result is capped after masking.
+        """
+        text = data[:limit].decode("utf-8", "replace").rstrip("\r\n")
+        if self._builtin and text.lstrip().startswith(("{", "[")):
+            text = self.finder.json_sample(text) or text
+        elif self._candidate(text):
+            text = self.text(text) or text
+        return _cap(text, limit + 40)
+
+    def error_text(self, text: str, limit: int = TEXT_LIMIT) -> str:
+        """An error message that may quote input values: redacted, then capped."""
+        if len(text) > 2 * limit:
+            text = text[:2 * limit]
+        return _cap(self.text(text) or text, limit)
 
     def items(self, items: list[str]) -> list[str] | None:
         """Masked copy of ``items``, or None when nothing was masked."""
-        out, changed, mask_next = list(items), False, None
-        candidate = self._candidate
+        out = self.finder.items(items) if self._builtin else None
+        if self.env_rules or self.flag_rules or self.patterns:
+            out = self._configured(out or list(items), out is not None)
+        return out
+
+    def joined(self, text: str | None) -> str | None:
+        """Redact a quote_join'ed text; the same object back when nothing matched."""
+        if not text:
+            return text
+        # A backslash means quote_join escaped something: split such texts unconditionally.
+        if "\\" not in text and not self._candidate(text):
+            return text
+        masked = self.items(split_joined(text))
+        return text if masked is None else quote_join(masked)
+
+    # -- configured rules --------------------------------------------------------------
+
+    def _configured(self, items: list[str], changed: bool) -> list[str] | None:
+        out, mask_next = items, None
         for k, item in enumerate(items):
+            if len(item) > self.max_value:
+                continue  # masked whole by the built-ins, or too long to scan
             if mask_next is not None:
                 out[k], changed, mask_next = mask(mask_next), True, None
                 continue
-            if not candidate(item):
-                continue
-            m = _ASSIGN.fullmatch(item)
-            if m is not None:
-                rule = self._name_rule(self.env_rules, m.group(1))
+            if "=" in item and not item.startswith("-"):
+                name = item.partition("=")[0]
+                rule = self._name_rule(self.env_rules, name)
                 if rule is not None:
                     rule.hits += 1
-                    out[k], changed = f"{m.group(1)}={mask(rule)}", True
+                    out[k], changed = f"{name}={mask(rule)}", True
                     continue
-            m = _FLAG.fullmatch(item)
-            if m is not None:
-                rule = self._name_rule(self.flag_rules, m.group(1))
+            if item.startswith("-"):
+                name, eq, value = item.lstrip("-").partition("=")
+                rule = self._name_rule(self.flag_rules, name) if name else None
                 if rule is not None:
-                    if m.group(2) is not None:
+                    if eq:
                         rule.hits += 1
-                        out[k], changed = item[: m.start(2)] + mask(rule), True
+                        out[k], changed = item[:len(item) - len(value)] + mask(rule), True
                         continue
                     if k + 1 < len(items) and not items[k + 1].startswith("-"):
                         rule.hits += 1
                         mask_next = rule
                     continue
             for rule, rx in self.patterns:
-                new = self._sub(rule, rx, out[k])
+                new = _sub(rule, rx, out[k])
                 if new is not None:
                     out[k], changed = new, True
         return out if changed else None
 
+    def _configured_text(self, text: str) -> str:
+        for rule, rx in self.patterns:
+            text = _sub(rule, rx, text) or text
+        return text
+
     @staticmethod
-    def _sub(rule: RedactRule, rx: re.Pattern, text: str) -> str | None:
-        parts, last, hit = [], 0, False
-        for m in rx.finditer(text):
-            start, end = (m.span("secret") if "secret" in rx.groupindex and m.group("secret") is not None
-                          else m.span())
-            if end <= start:
-                continue
-            parts += [text[last:start], mask(rule)]
-            last, hit = end, True
-            rule.hits += 1
-        if not hit:
-            return None
-        parts.append(text[last:])
-        return "".join(parts)
+    def _name_rule(rules, name: str):
+        for rule, search in rules:
+            if search(name):
+                return rule
+        return None
 
     def _candidate(self, text: str) -> bool:
-        """Could any rule act on ``text`` (a whole joined text, or one item)?
-
-        A superset test: False means certainly not, so most items skip the regexes.
-        """
+        """Could any rule act on ``text``?  A superset test: False means certainly not."""
         if self._always:
             return True
-        if self._words:
-            low = text.lower()
-            for w in self._words:
-                if w in low:
-                    return True
-            if "://" in low and "@" in low:
+        if not self._builtin:
+            return False
+        if len(text) > self.max_value:
+            return True
+        low = text.lower()
+        for w in HINTS:
+            if w in low:
                 return True
-        return self._search is not None and self._search(text) is not None
+        return False
 
-    def joined(self, text: str | None) -> str | None:
-        """Redact a quote_join'ed text; the same object back when nothing matched."""
-        if not text:
-            return text
-        # A backslash means quote_join escaped something, which could hide a pattern
-        # match from the search over the whole text: split such texts unconditionally.
-        if "\\" not in text and not self._candidate(text):
-            return text
-        masked = self.items(split_joined(text))
-        return text if masked is None else quote_join(masked)
+
+def _sub(rule: RedactRule, rx, text: str) -> str | None:
+    """``text`` with each match of ``rx`` (or its ``secret`` group) masked; None without one."""
+    parts, last, hit = [], 0, False
+    group = rx.groupindex.get("secret")
+    for m in rx.finditer(text):
+        start, end = m.span(group) if group is not None and m.group(group) is not None else m.span()
+        if end <= start or start < last:
+            continue
+        parts += [text[last:start], mask(rule)]
+        last, hit = end, True
+        rule.hits += 1
+    if not hit:
+        return None
+    parts.append(text[last:])
+    return "".join(parts)
+
+
+def _cap(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit] + f"…(+{len(text) - limit} chars)"
+
+
+def default_redactor() -> Redactor:
+    """The built-in rules, for texts redacted without a configuration at hand."""
+    return Redactor(RedactionConfig().active())
+
+
+DEFAULT_REDACTOR = default_redactor()
+
+
+def redact_argv(items: list[str]) -> list[str]:
+    return DEFAULT_REDACTOR.argv(items)
+
+
+def redact_env(items: list[str]) -> list[str]:
+    return DEFAULT_REDACTOR.env(items)
+
+
+def redact_text(text: str | None) -> str | None:
+    return DEFAULT_REDACTOR.text(text)
+
+
+def safe_sample(data: bytes, limit: int = SAMPLE_BYTES) -> str:
+    return DEFAULT_REDACTOR.sample(data, limit)
+
+
+def safe_text(text: str, limit: int = TEXT_LIMIT) -> str:
+    return DEFAULT_REDACTOR.error_text(text, limit)

@@ -34,6 +34,13 @@ def default_source_spec() -> str | None:
     return None
 
 
+def max_line_of(config) -> int:
+    """[input] max_line_bytes, or its default."""
+    from osq_esf.sources.base import MAX_LINE
+
+    return config.input.max_line_bytes if config is not None else MAX_LINE
+
+
 def make_sources(specs: list[str], sink, speed: float = 0.0, config=None) -> list[Source]:
     """Build sources from --source specs (``replay:PATH``, ``eslogger``, ``native``)."""
     out: list[Source] = []
@@ -66,5 +73,5 @@ def make_sources(specs: list[str], sink, speed: float = 0.0, config=None) -> lis
         # One replay source per file keeps each file's own sequence numbers apart.
         for i, (path, spec) in enumerate(replay_paths):
             name = "replay" if len(replay_paths) == 1 else f"replay{i + 1}"
-            out.append(ReplaySource(sink, [path], spec, speed, name=name))
+            out.append(ReplaySource(sink, [path], spec, speed, name=name, max_line=max_line_of(config)))
     return out

@@ -35,12 +35,14 @@ import os
 import selectors
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import threading
 import time
 
-from osq_esf.sources.base import Source, SourceError
+from osq_esf.rules.redact import safe_text
+from osq_esf.sources.base import MAX_LINE, LineSplitter, Source, SourceError
 from osq_esf.sources.common import configured_clients, listed_in, split_supported
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ log = logging.getLogger(__name__)
 DEFAULT_BINARY = "/usr/bin/eslogger"
 ENV_BINARY = "OSQ_ESF_ESLOGGER"
 READ_SIZE = 1 << 18
+STDERR_LINE = 4096  # bytes of one stderr line kept (the rest of a longer one is dropped)
 STDERR_LINES = 50  # per child: a crash loop must not flood our log
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of a child
 
@@ -143,7 +146,14 @@ def resolve_binary(config=None) -> str:
     Elsewhere there is no eslogger, so an ``eslogger`` on PATH is taken as a test double.
     """
     configured = getattr(getattr(config, "eslogger", None), "binary", None)
-    path = configured or os.environ.get(ENV_BINARY)
+    override = os.environ.get(ENV_BINARY)
+    if override and sys.platform == "darwin":
+        # We run as root: an environment variable must not choose what root executes.  The
+        # override exists for the test double, which only runs off macOS.
+        log.warning("ignoring $%s on macOS: set [eslogger] binary in the (root-owned) config instead",
+                    ENV_BINARY)
+        override = None
+    path = configured or override
     if not path:
         if sys.platform == "darwin":
             path = DEFAULT_BINARY
@@ -159,7 +169,27 @@ def resolve_binary(config=None) -> str:
     if not os.path.isfile(path) or not os.access(path, os.X_OK):
         hint = " (eslogger comes with macOS 13 and later)" if path == DEFAULT_BINARY else ""
         raise SourceError(f"eslogger binary {path} is missing or not executable{hint}")
+    if sys.platform == "darwin":
+        check_binary_owner(path)
     return path
+
+
+def check_binary_owner(path: str) -> None:
+    """Refuse a binary (or a directory above it) that anyone but root owns or can write:
+    we run it as root, so whoever can change it would run code as root."""
+    p = os.path.realpath(path)
+    while True:
+        st = os.stat(p)
+        sticky_dir = p != os.path.realpath(path) and st.st_mode & stat.S_ISVTX  # /tmp: others cannot swap our entry
+        if st.st_uid != 0 or (st.st_mode & 0o022 and not sticky_dir):
+            what = "binary" if p == os.path.realpath(path) else f"directory {p} of the binary"
+            raise SourceError(f"eslogger {what} {path if what == 'binary' else ''}".rstrip()
+                              + f" is unsafe: owned by uid {st.st_uid}, mode {stat.S_IMODE(st.st_mode):04o}; "
+                              "it must be owned by root and writable by no one else")
+        parent = os.path.dirname(p)
+        if parent == p:
+            return
+        p = parent
 
 
 def list_events(binary: str, timeout: float = 15.0) -> set[str]:
@@ -196,6 +226,8 @@ def eslogger_sources(sink, arg: str, spec: str, config=None) -> list["EsloggerSo
     esl = getattr(config, "eslogger", None)
     initial = getattr(esl, "backoff_initial", 0.5)
     cap = getattr(esl, "backoff_max", 30.0)
+    from osq_esf.sources import max_line_of
+
     supported = listed_in(known, os_description())
     out = []
     for name, evs in clients.items():
@@ -203,7 +235,7 @@ def eslogger_sources(sink, arg: str, spec: str, config=None) -> list["EsloggerSo
         if not keep:
             log.warning("client %s: eslogger here knows none of its event types; not started", name)
             continue
-        src = EsloggerSource(sink, name, keep, binary, spec, initial, cap)
+        src = EsloggerSource(sink, name, keep, binary, spec, initial, cap, max_line_of(config))
         if skipped:
             src.state.skipped = "; ".join(skipped)
             log.info("client %s: left out %s", name, src.state.skipped)
@@ -222,8 +254,9 @@ class EsloggerSource(Source):
     live = True
 
     def __init__(self, sink, name: str, event_names: list[str], binary: str, spec: str = "eslogger",
-                 backoff_initial: float = 0.5, backoff_max: float = 30.0):
+                 backoff_initial: float = 0.5, backoff_max: float = 30.0, max_line: int = MAX_LINE):
         super().__init__(sink, name, spec)
+        self.max_line = max_line
         self.event_names = list(event_names)
         self.binary = binary
         self.backoff_initial = backoff_initial
@@ -278,13 +311,13 @@ class EsloggerSource(Source):
         if proc is None:
             return
         self.state.set_state("running")
-        ingest, st, name = self.sink.ingest, self.state, self.state.name
+        st, name = self.state, self.state.name
         out, err = proc.stdout.fileno(), proc.stderr.fileno()
         sel = selectors.DefaultSelector()
         sel.register(out, selectors.EVENT_READ)
         sel.register(err, selectors.EVENT_READ)
-        pending = b""  # an incomplete last line
-        err_pending = b""
+        lines = LineSplitter(self.max_line)  # a child that never writes a newline costs a count, not memory
+        err_lines_split = LineSplitter(STDERR_LINE)
         err_lines = 0
         explained = None
         last_err = ""  # the child's last stderr line, kept for its exit status message
@@ -297,18 +330,11 @@ class EsloggerSource(Source):
                         sel.unregister(key.fd)
                         open_fds -= 1
                     elif key.fd == out:
-                        cut = data.rfind(b"\n")
-                        if cut < 0:
-                            pending += data
-                            continue
-                        chunk = pending + data[:cut] if pending else data[:cut]
-                        pending = data[cut + 1:]
-                        ingest(st, chunk.split(b"\n"))
+                        self.deliver(lines.feed(data), self.max_line)
                     else:
-                        err_pending += data
-                        *lines, err_pending = err_pending.split(b"\n")
-                        for line in lines:
-                            text = line.decode("utf-8", "replace").strip()
+                        for line in err_lines_split.feed(data):
+                            line = line if isinstance(line, bytes) else line.head
+                            text = safe_text(line.decode("utf-8", "replace").strip())
                             if not text:
                                 continue
                             why = explain(text)
@@ -319,9 +345,9 @@ class EsloggerSource(Source):
                             if err_lines < STDERR_LINES:
                                 log.warning("client %s: eslogger: %s", name, text)
                             err_lines += 1
-            if pending and not self.stopping:
-                # eslogger killed mid-line (endpoint-security.md §12.3): counted as a decode error.
-                ingest(st, [pending])
+            if not self.stopping:
+                # eslogger killed mid-line: the cut line is counted as a decode error.
+                self.deliver(lines.flush(), self.max_line)
         finally:
             sel.close()
             with self._proc_lock:

@@ -1,5 +1,9 @@
 """Replay recorded eslogger JSON Lines (plain, .gz, or - for stdin), on any OS.
 
+Lines are cut by a LineSplitter, so a file without newlines (replay:/dev/zero) costs a
+count, not memory; a truncated or corrupt .gz ends the source as failed, with its error,
+after every line read before it.
+
 As fast as possible by default; with ``speed`` > 0, paced by the messages' own
 ``time`` (speed 2 = twice real time).
 """
@@ -9,11 +13,12 @@ from __future__ import annotations
 import gzip
 import sys
 import time
+import zlib
 
 import msgspec
 
 from osq_esf.decode import parse_time
-from osq_esf.sources.base import BATCH, Source, SourceError
+from osq_esf.sources.base import BATCH, MAX_LINE, READ_SIZE, LineSplitter, Oversize, Source, SourceError
 
 
 class _TimeOnly(msgspec.Struct):
@@ -36,7 +41,8 @@ def open_recording(path: str):
 class ReplaySource(Source):
     kind = "replay"
 
-    def __init__(self, sink, paths: list[str], spec: str, speed: float = 0.0, name: str = "replay"):
+    def __init__(self, sink, paths: list[str], spec: str, speed: float = 0.0, name: str = "replay",
+                 max_line: int = MAX_LINE):
         if not paths:
             raise SourceError("replay needs a file: --source replay:PATH (or replay:- for stdin)")
         for p in paths:
@@ -48,6 +54,7 @@ class ReplaySource(Source):
         super().__init__(sink, name, spec)
         self.paths = paths
         self.speed = speed
+        self.max_line = max_line
 
     def run(self) -> None:
         self.state.set_state("running")
@@ -56,41 +63,49 @@ class ReplaySource(Source):
                 break
             f = open_recording(path)
             try:
-                self._feed(f)
+                self._feed(f, path)
             finally:
                 if f is not sys.stdin.buffer:
                     f.close()
         self.state.set_state("stopped" if self.stopping else "drained")
 
-    def _feed(self, f) -> None:
-        ingest, st = self.sink.ingest, self.state
-        batch: list[bytes] = []
+    def _feed(self, f, path: str) -> None:
+        """Read ``f`` in bounded chunks; a read error (a truncated or corrupt .gz) ends the
+        source as failed once every complete line before it is in (Source._main)."""
+        splitter = LineSplitter(self.max_line)
+        read = getattr(f, "read1", f.read)
+        pending: list = []
         first_msg = first_wall = None
+        failure = None
         try:
-            for line in f:
-                if self.stopping:
-                    return
-                if self.speed > 0:
-                    t = self._message_time(line)
-                    if t is not None:
-                        if first_msg is None:
-                            first_msg, first_wall = t, time.monotonic()
-                        delay = first_wall + (t - first_msg) / self.speed - time.monotonic()
-                        if delay > 0:
-                            if batch:
-                                ingest(st, batch)
-                                batch = []
-                            if self._stop.wait(delay):
-                                return
-                batch.append(line)
-                if len(batch) >= BATCH:
-                    ingest(st, batch)
-                    batch = []
-        except (OSError, EOFError) as e:  # e.g. a truncated .gz: keep what was read
-            st.last_error = f"{type(e).__name__}: {e}"
+            while not self.stopping:
+                data = read(READ_SIZE)
+                if not data:
+                    break
+                for item in splitter.feed(data):
+                    if self.speed > 0 and type(item) is not Oversize:
+                        t = self._message_time(item)
+                        if t is not None:
+                            if first_msg is None:
+                                first_msg, first_wall = t, time.monotonic()
+                            delay = first_wall + (t - first_msg) / self.speed - time.monotonic()
+                            if delay > 0:
+                                self.deliver(pending, self.max_line)
+                                pending = []
+                                if self._stop.wait(delay):
+                                    return
+                    pending.append(item)
+                if len(pending) >= BATCH:
+                    self.deliver(pending, self.max_line)
+                    pending = []
+        except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+            failure = SourceError(f"{path}: {type(e).__name__}: {e}")
         finally:
-            if batch:
-                ingest(st, batch)
+            if not self.stopping:
+                pending += splitter.flush()  # a last line without newline, or one cut by the error
+            self.deliver(pending, self.max_line)
+        if failure is not None:
+            raise failure
 
     @staticmethod
     def _message_time(line: bytes) -> float | None:

@@ -1,0 +1,307 @@
+"""The extension socket's limits (issue 10, items 2 and 14), on an in-process server over a
+real UNIX socket: mode 0600, what may sit at the socket path, idle and non-reading
+clients, the connection cap (pings always served), reply slots, and fd exhaustion.
+
+No timed assertions: small limits make each one bite at once, and the tests wait (with
+generous bounds) for what must happen."""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from osq_esf.extension import server as server_mod
+from osq_esf.extension.server import ExtensionServer, SocketPathError, prepare_socket_path, remove_stale_sockets
+from tests.idl_peer import call, ping
+
+
+class BigTable:
+    """A table whose rows are as many and as long as asked; ``gate`` holds generate until set."""
+
+    name = "t_big"
+
+    def __init__(self, rows: int = 10, width: int = 10):
+        self.rows, self.width = rows, width
+        self.gate = threading.Event()
+        self.gate.set()
+        self.entered = threading.Event()
+
+    def routes(self):
+        return [{"id": "column", "name": "v", "type": "TEXT", "op": "0"}]
+
+    def generate(self, plan):
+        """The Table protocol: (count, encoded chunks)."""
+        from osq_esf.extension.encode import encode_dict_rows
+
+        self.entered.set()
+        self.gate.wait(30)
+        rows = [{"v": "x" * self.width} for _ in range(self.rows)]
+        return len(rows), (encode_dict_rows(rows),)
+
+
+def wait_for(predicate, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@pytest.fixture
+def serve(tmp_path):
+    made = []
+
+    def make(table=None, **limits) -> ExtensionServer:
+        srv = ExtensionServer([table or BigTable()], **limits)
+        srv.socket_path = str(tmp_path / f"em.{len(made) + 1}")
+        srv.uuid = len(made) + 1
+        srv.listen()
+        made.append(srv)
+        return srv
+
+    yield make
+    for srv in made:
+        srv.stop("test over")
+
+
+def closed_by_peer(conn: socket.socket, timeout: float = 15.0) -> bool:
+    conn.settimeout(timeout)
+    try:
+        return conn.recv(1) == b""
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def connect(path: str) -> socket.socket:
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.connect(path)
+    return c
+
+
+# -- the socket file ----------------------------------------------------------------------
+
+def test_socket_is_0600_whatever_the_umask(serve):
+    old = os.umask(0)
+    try:
+        srv = serve()
+    finally:
+        os.umask(old)
+    assert os.stat(srv.socket_path).st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("what", ["directory", "file"])
+def test_something_else_at_the_socket_path_is_refused(tmp_path, what):
+    path = tmp_path / "em.5"
+    path.mkdir() if what == "directory" else path.write_text("not a socket")
+    with pytest.raises(SocketPathError, match=f"cannot serve on {path}"):
+        prepare_socket_path(str(path))
+    assert path.exists()  # never removed
+
+
+def test_a_socket_someone_listens_on_is_refused_and_a_stale_one_removed(tmp_path):
+    live = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    live.bind(str(tmp_path / "em.7"))
+    live.listen(1)
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(tmp_path / "em.8"))
+    stale.close()  # what kill -9 leaves: the file, nobody listening
+    try:
+        with pytest.raises(SocketPathError, match="listening"):
+            prepare_socket_path(str(tmp_path / "em.7"))
+        prepare_socket_path(str(tmp_path / "em.8"))
+        assert not (tmp_path / "em.8").exists()
+    finally:
+        live.close()
+
+
+def test_stale_sockets_of_dead_extensions_are_removed_at_registration(tmp_path):
+    socks = {}
+    for uuid in (3, 4, 5):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.bind(str(tmp_path / f"em.{uuid}"))
+        socks[uuid] = s
+    socks[5].listen(1)  # alive though unregistered: kept
+    socks[3].close()  # stale and unregistered: removed
+    socks[4].close()  # stale but osquery still lists it: kept
+    (tmp_path / "em.6").write_text("a file")  # not a socket: kept
+    try:
+        removed = remove_stale_sockets(str(tmp_path / "em"), {4})
+        assert removed == [str(tmp_path / "em.3")]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["em.4", "em.5", "em.6"]
+    finally:
+        socks[5].close()
+
+
+def test_registered_but_unable_to_serve_deregisters_and_exits_cleanly(tmp_path):
+    """A directory at <manager>.<uuid>: refused with a clear error, deregistered, no traceback."""
+    import subprocess
+    import sys
+
+    from tests.idl_peer import IdlManager
+
+    manager = IdlManager(str(tmp_path / "em")).start()
+    try:
+        (tmp_path / "em.1001").mkdir()  # the uuid the peer hands out first
+        r = subprocess.run([sys.executable, "-m", "osq_esf", "run", "--socket", str(tmp_path / "em"),
+                            "--timeout", "5", "--source", "replay:/dev/null"], capture_output=True, timeout=60)
+        err = r.stderr.decode()
+        assert r.returncode == 1 and "a directory is there" in err and "Traceback" not in err
+        assert manager.handler.infos == {}  # deregistered
+    finally:
+        manager.stop()
+
+
+# -- connections --------------------------------------------------------------------------
+
+def test_an_idle_connection_is_closed_after_the_io_timeout(serve):
+    srv = serve(io_timeout=0.3)
+    c = connect(srv.socket_path)
+    try:
+        assert closed_by_peer(c)
+        assert wait_for(lambda: srv.connection_count() == 0)
+        assert srv.limits["timeout"].hits >= 1
+    finally:
+        c.close()
+
+
+def test_the_connection_cap_closes_the_longest_idle_and_pings_get_through(serve):
+    srv = serve(max_connections=4)
+    idle = [connect(srv.socket_path) for _ in range(10)]
+    try:
+        for _ in range(5):
+            assert ping(srv.socket_path).code == 0
+        assert srv.connection_count() <= 4
+        assert all(closed_by_peer(c, 5) for c in idle[:6])  # the oldest went first
+        assert srv.limits["connections"].hits >= 6
+        threads = [t for t in threading.enumerate() if t.name == "ext-conn"]
+        assert len(threads) <= 4 + 1  # the cap, plus one thread that may still be closing
+    finally:
+        for c in idle:
+            c.close()
+
+
+def test_a_client_that_never_reads_is_closed_and_frees_its_reply_slot(serve):
+    srv = serve(BigTable(rows=4000, width=4000), io_timeout=0.5, max_calls=1)  # a 16 MB reply
+    from osquery.extensions import Extension
+    from thrift.protocol import TBinaryProtocol
+    from thrift.transport import TSocket, TTransport
+
+    sock = TSocket.TSocket(unix_socket=srv.socket_path)
+    trans = TTransport.TBufferedTransport(sock)
+    trans.open()
+    Extension.Client(TBinaryProtocol.TBinaryProtocol(trans)).send_call("table", "t_big", {"action": "generate"})
+    try:
+        assert closed_by_peer_after_stall(sock.handle)
+        # The only reply slot is free again: the next call is answered in full.
+        r = call(srv.socket_path, "t_big", {"action": "generate"})
+        assert r.status.code == 0 and len(r.response) == 4000
+    finally:
+        trans.close()
+
+
+def closed_by_peer_after_stall(conn: socket.socket) -> bool:
+    """Read nothing until the server gave up on us, then drain: the stream ends (EOF or reset)."""
+    time.sleep(1.5)  # not a measurement: we just stay silent longer than io_timeout
+    conn.settimeout(15)
+    try:
+        while conn.recv(1 << 20):
+            pass
+        return True
+    except (ConnectionResetError, BrokenPipeError):
+        return True
+    except socket.timeout:
+        return False
+
+
+def test_calls_beyond_the_reply_slots_wait_then_fail_busy_while_pings_are_served(serve):
+    table = BigTable()
+    table.gate.clear()
+    srv = serve(table, max_calls=1, call_wait=0.2)
+    first = threading.Thread(target=call, args=(srv.socket_path, "t_big", {"action": "generate"}))
+    first.start()
+    try:
+        assert table.entered.wait(10)
+        r = call(srv.socket_path, "t_big", {"action": "generate"})
+        assert r.status.code == 1 and "busy" in r.status.message
+        assert ping(srv.socket_path).code == 0
+        assert srv.limits["busy"].hits == 1
+    finally:
+        table.gate.set()
+        first.join(10)
+
+
+# -- file descriptors ----------------------------------------------------------------------
+
+class _Listener:
+    """Raises EMFILE ``n`` times, then hands out one real connection, then blocks like accept()."""
+
+    def __init__(self, n: int, conn: socket.socket):
+        self.n, self.conn, self.done = n, conn, threading.Event()
+
+    def accept(self):
+        if self.n:
+            self.n -= 1
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        if self.conn is not None:
+            conn, self.conn = self.conn, None
+            return conn, ""
+        self.done.wait(30)
+        raise OSError(errno.EBADF, "closed")
+
+    def shutdown(self, how=None):
+        self.done.set()
+
+    close = shutdown
+
+
+def test_running_out_of_fds_while_accepting_is_waited_out(serve):
+    srv = serve()
+    ours, theirs = socket.socketpair()
+    fake = _Listener(3, ours)
+    real, srv._listener = srv._listener, fake
+    t = threading.Thread(target=srv._accept_loop)
+    t.start()
+    try:
+        # After three EMFILEs the loop is still accepting: the connection it got is served.
+        from osquery.extensions import Extension
+        from thrift.protocol import TBinaryProtocol
+        from thrift.transport import TSocket, TTransport
+
+        sock = TSocket.TSocket()
+        sock.handle = theirs
+        theirs.settimeout(10)
+        trans = TTransport.TBufferedTransport(sock)
+        assert Extension.Client(TBinaryProtocol.TBinaryProtocol(trans)).ping().code == 0
+        assert srv.limits["fds"].hits == 3 and not srv.stopped.is_set()
+    finally:
+        srv.stopped.set()
+        fake.done.set()
+        t.join(10)
+        theirs.close()
+        real.shutdown(socket.SHUT_RDWR)  # the real listener's accept thread ends too
+        real.close()
+
+
+def test_running_out_of_fds_is_not_taken_for_osquery_going_away(serve, monkeypatch):
+    srv = serve()
+    srv.manager_path = "/nonexistent/em"
+    attempts = []
+
+    def manager_client(path, timeout):
+        attempts.append(1)
+        if len(attempts) <= 3:
+            raise OSError(errno.EMFILE, os.strerror(errno.EMFILE))
+        raise ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+
+    monkeypatch.setattr(server_mod, "manager_client", manager_client)
+    srv.watch_manager(0.01)  # returns once osquery is really gone
+    assert len(attempts) == 4 and srv.limits["fds"].hits == 3
+    assert srv.stop_reason == "osquery went away (ConnectionRefusedError)"
