@@ -2,15 +2,19 @@
 
 The schema is ``data/eslogger-keys.json`` (Mac Monitor, BSD-3-Clause; see
 ``data/LICENSE.mac-monitor``): every key and type eslogger writes for 51 event
-types, recovered from the macOS 27 eslogger binary.  It describes the newest
-message version only, so :data:`VERSION_GATES` adds which message version
-introduced each field (endpoint-security.md §2, §3, §5): below its version a
-field must be absent, from it on it must be present.
+types, recovered from the macOS 27 eslogger binary.  The other 53 NOTIFY types
+come from ``data/eslogger-keys-derived.json``, which this project derived from
+the field names of Apple's ESMessage.h (unverified against a real eslogger; its
+``_comment`` lists the assumptions).  Both describe the newest message version
+only, so :data:`VERSION_GATES` adds which message version introduced each field
+(Apple's per-field notes in ESMessage.h): below its version a field must be
+absent, from it on it must be present.
 
 Beyond keys and types it checks what eslogger always does: ``time`` with 9
 fractional digits, ``start_time`` with 6, ``cdhash`` as 40 upper-case hex digits,
 audit tokens as an object or the 8-element array, one ``event`` key named after
-``event_type``, and the union arms (``destination_type``, ``result_type``).
+``event_type``, and the union arms (``destination_type``, ``result_type``,
+authentication's ``type``).
 
 Run ``python -m osq_esf.schema_check FILE...`` to check recordings (.gz too).
 """
@@ -48,12 +52,19 @@ VERSION_GATES: dict[tuple[str, str], tuple[int, bool]] = {
     ("create", "acl"): (2, True),
     ("close", "was_mapped_writable"): (6, True),
     ("get_task", "type"): (5, True),
+    ("get_task_read", "type"): (5, True),
+    ("get_task_inspect", "type"): (5, True),
+    ("get_task_name", "type"): (5, True),
     ("mount", "disposition"): (8, True),
+    ("remount", "remount_flags"): (8, True),
+    ("remount", "disposition"): (8, True),
     ("signal", "instigator"): (9, True),
     ("iokit_open", "parent_registry_id"): (10, True),
     ("iokit_open", "parent_path"): (10, True),
 }
 BETA_ONLY_VERSION = 3
+# es_authentication_type_t -> the arm of authentication's data union (ESTypes.h).
+AUTHENTICATION_ARMS = ("od", "touchid", "token", "auto_unlock")
 
 TOKEN_KEYS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidversion")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d+))?Z\Z")
@@ -124,6 +135,11 @@ def load_schema() -> Schema:
     """The bundled schema (osq_esf/data), parsed once."""
     data = resources.files("osq_esf").joinpath("data")
     keys = json.loads(data.joinpath("eslogger-keys.json").read_text())
+    derived = json.loads(data.joinpath("eslogger-keys-derived.json").read_text())["events"]
+    overlap = set(derived) & set(keys["events"])
+    if overlap:
+        raise ValueError(f"eslogger-keys-derived.json repeats types eslogger-keys.json has: {sorted(overlap)}")
+    keys = {**keys, "events": {**keys["events"], **derived}}
     rows = csv.DictReader(data.joinpath("es_event_types.csv").read_text().splitlines())
     names = {int(r["value"]): r["eslogger_short_name"] for r in rows if r["eslogger_short_name"]}
     return Schema(keys, names)
@@ -328,6 +344,12 @@ def _check_event(c: _Checker, msg: dict, allow_unknown: bool) -> None:
             c.err(f"event.{name}.destination", f"destination_type {dest_type} carries exactly {want}")
         elif name == "rename" and want == "new_path" and "mode" in dest["new_path"]:
             c.err(f"event.{name}.destination.new_path", "rename's new_path has no mode")
+    if name == "authentication" and type(body.get("data")) is dict:
+        want = AUTHENTICATION_ARMS[body["type"]] if body.get("type") in range(len(AUTHENTICATION_ARMS)) else None
+        if want is None:
+            c.err(f"event.{name}.type", f"authentication type {body.get('type')} is not 0-3")
+        elif set(body["data"]) != {want}:
+            c.err(f"event.{name}.data", f"authentication type {body['type']} carries exactly {want}")
 
 
 def validate(msg: Any, **options) -> None:

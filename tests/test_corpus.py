@@ -233,6 +233,59 @@ def test_create_and_rename_union_arms(demo_msgs):
     assert any("destination" in e for e in check(create))
 
 
+def test_the_key_schemas_cover_every_notify_type_once():
+    import csv
+
+    from osq_esf.schema_check import load_schema
+
+    data = REPO / "osq_esf" / "data"
+    notify = {r["eslogger_short_name"] for r in csv.DictReader((data / "es_event_types.csv").open())
+              if r["action"] == "NOTIFY"}
+    recovered = json.loads((data / "eslogger-keys.json").read_text())["events"]
+    derived = json.loads((data / "eslogger-keys-derived.json").read_text())["events"]
+    assert not set(recovered) & set(derived)
+    assert set(recovered) | set(derived) == notify == set(load_schema().events)
+    assert "not recovered from eslogger" in json.loads((data / "eslogger-keys-derived.json").read_text())["_comment"]
+
+
+DERIVED = sorted(json.loads((REPO / "osq_esf" / "data" / "eslogger-keys-derived.json").read_text())["events"])
+
+
+@pytest.mark.parametrize("event", DERIVED)
+def test_derived_types_validate_and_their_keys_are_checked(event):
+    from tests.eslines import message
+
+    arm = {"data.od.record_name": "alice"} if event == "authentication" else None  # a union needs its arm
+    for version, form in ((4, "object"), (10, "array")):
+        m = message(event, arm, version=version, form=form)  # asserts the validator accepts it
+    body = m["event"][event]
+    keys = sorted(body)
+    body["not_an_es_field"] = 1
+    assert any("unexpected key not_an_es_field" in e for e in check(m))
+    body.pop("not_an_es_field")
+    for key in keys:  # every key's type is checked
+        was, body[key] = body[key], ({"wrong": "type"} if not isinstance(body[key], dict) else 12)
+        assert check(m), key
+        body[key] = was
+
+
+def test_derived_union_arms_and_version_gates():
+    from tests.eslines import message
+
+    od = message("authentication", {"type": 0, "data.od.record_name": "alice"})
+    assert od["event"]["authentication"]["data"]["od"]["record_name"] == "alice"
+    od["event"]["authentication"]["type"] = 1  # says touchid, carries od
+    assert any("carries exactly touchid" in e for e in check(od))
+    message("authentication", {"type": 3, "data.auto_unlock.username": "alice"}, form="array")
+    v7 = message("remount", version=7)
+    assert "remount_flags" not in v7["event"]["remount"]
+    v7["event"]["remount"]["remount_flags"] = 0
+    assert any("since v8" in e for e in check(v7))
+    v8 = message("remount", version=8)
+    v8["event"]["remount"].pop("disposition")
+    assert any("missing key disposition" in e for e in check(v8))
+
+
 # -- numbering, gaps, ground truth ----------------------------------------------------------------
 
 
