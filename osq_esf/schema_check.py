@@ -61,6 +61,27 @@ VERSION_GATES: dict[tuple[str, str], tuple[int, bool]] = {
     ("signal", "instigator"): (9, True),
     ("iokit_open", "parent_registry_id"): (10, True),
     ("iokit_open", "parent_path"): (10, True),
+    ("xp_malware_detected", "detected_executable"): (10, True),
+    # "Available in msg versions >= 8": the instigator's (and app's, petitioner's) audit token
+    # beside the process object, which may be null.  Nested objects are named by their path.
+    ("file_provider_materialize", "instigator_token"): (8, True),
+    ("authentication.data.od", "instigator_token"): (8, True),
+    ("authentication.data.touchid", "instigator_token"): (8, True),
+    ("authentication.data.token", "instigator_token"): (8, True),
+    ("btm_launch_item_add", "instigator_token"): (8, True),
+    ("btm_launch_item_add", "app_token"): (8, True),
+    ("btm_launch_item_remove", "instigator_token"): (8, True),
+    ("btm_launch_item_remove", "app_token"): (8, True),
+    ("profile_add", "instigator_token"): (8, True),
+    ("profile_remove", "instigator_token"): (8, True),
+    ("authorization_petition", "instigator_token"): (8, True),
+    ("authorization_petition", "petitioner_token"): (8, True),
+    ("authorization_judgement", "instigator_token"): (8, True),
+    ("authorization_judgement", "petitioner_token"): (8, True),
+    **{(od, "instigator_token"): (8, True) for od in (
+        "od_group_add", "od_group_remove", "od_group_set", "od_modify_password", "od_disable_user",
+        "od_enable_user", "od_attribute_value_add", "od_attribute_value_remove", "od_attribute_set",
+        "od_create_user", "od_create_group", "od_delete_user", "od_delete_group")},
 }
 BETA_ONLY_VERSION = 3
 # es_authentication_type_t -> the arm of authentication's data union (ESTypes.h).
@@ -158,7 +179,8 @@ class _Checker:
     # -- objects ---------------------------------------------------------------------
 
     def obj(self, value: dict, node: _Node, where: str, gate: str | None) -> None:
-        """Keys of an object against a node's children, with version gating under ``gate``."""
+        """Keys of an object against a node's children, with version gating under ``gate`` (an
+        object of the schema, or a path in an event body such as ``authentication.data.od``)."""
         for key, child in node.children.items():
             path = f"{where}.{key}" if where else key
             present = key in value
@@ -172,24 +194,24 @@ class _Checker:
                 if not (child.optional and not since) and required and not beta:
                     self.err(where, f"missing key {key}")
                 continue
-            self.value(value[key], child, path, key)
+            self.value(value[key], child, path, key, f"{gate}.{key}" if gate else None)
         for key in value:
             if key not in node.children:
                 self.err(where, f"unexpected key {key}")
 
     # -- values ----------------------------------------------------------------------
 
-    def value(self, v: Any, node: _Node, where: str, key: str) -> None:
+    def value(self, v: Any, node: _Node, where: str, key: str, gate: str | None = None) -> None:
         problems = []
         for t in node.types:
             before = len(self.errors)
-            if self.matches(v, t, node, where, key):
+            if self.matches(v, t, node, where, key, gate):
                 return  # problems found inside a matching alternative stand
             del self.errors[before:]
             problems.append(t)
         self.err(where, f"{type(v).__name__} {_short(v)} is not {'|'.join(problems)}")
 
-    def matches(self, v: Any, t: str, node: _Node, where: str, key: str) -> bool:
+    def matches(self, v: Any, t: str, node: _Node, where: str, key: str, gate: str | None = None) -> bool:
         """Whether ``v`` is of type ``t``; nested problems are reported as errors."""
         if t == "null":
             return v is None
@@ -218,7 +240,7 @@ class _Checker:
             if type(v) is not dict:
                 return False
             if node.children:
-                self.obj(v, node, where, None)
+                self.obj(v, node, where, gate)
             return True
         if t == "audit_token":
             return self.token(v, where)

@@ -89,7 +89,9 @@ def _present(gate: str | None, key: str, child, version: int) -> bool:
 
 
 def _fill(node, version: int, form: str, gate: str | None) -> dict:
-    return {k: _default(c, version, form, None) for k, c in node.children.items() if _present(gate, k, c, version)}
+    """Required keys; ``gate`` names the object for VERSION_GATES (``authentication.data.od``)."""
+    return {k: _default(c, version, form, f"{gate}.{k}" if gate else None)
+            for k, c in node.children.items() if _present(gate, k, c, version)}
 
 
 def body(event: str, values: dict | None = None, *, version: int = 10, form: str = "object") -> dict:
@@ -97,12 +99,12 @@ def body(event: str, values: dict | None = None, *, version: int = 10, form: str
     root = load_schema().events[event]
     out = _fill(root, version, form, event)
     for path, value in (values or {}).items():
-        node, obj = root, out
+        node, obj, gate = root, out, event
         *parents, last = path.split(".")
         for key in parents:
-            node = node.children[key]
+            node, gate = node.children[key], f"{gate}.{key}"
             if not isinstance(obj.get(key), dict):
-                obj[key] = _fill(node, version, form, None)
+                obj[key] = _fill(node, version, form, gate)
             obj = obj[key]
         if last not in node.children:
             raise KeyError(f"{event}: {path} is not in the key schema")

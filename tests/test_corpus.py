@@ -286,6 +286,36 @@ def test_derived_union_arms_and_version_gates():
     assert any("missing key disposition" in e for e in check(v8))
 
 
+def test_instigator_tokens_from_message_version_8_even_inside_unions():
+    from tests.eslines import message, token
+
+    for event, arm in (("btm_launch_item_add", None), ("od_create_user", None), ("authorization_petition", None),
+                       ("authentication", {"type": 1, "data.touchid.touchid_mode": 0})):
+        v7, v8 = message(event, arm, version=7), message(event, arm, version=8)
+        body7, body8 = v7["event"][event], v8["event"][event]
+        if event == "authentication":
+            body7, body8 = body7["data"]["touchid"], body8["data"]["touchid"]
+        assert "instigator_token" not in body7 and "instigator_token" in body8, event
+        body7["instigator_token"] = token(5, 6, "object")
+        assert any("since v8" in e for e in check(v7)), event
+        body8.pop("instigator_token")
+        assert any("missing key instigator_token" in e for e in check(v8)), event
+    v9 = message("xp_malware_detected", version=9)
+    assert "detected_executable" not in v9["event"]["xp_malware_detected"]
+    assert "detected_executable" in message("xp_malware_detected", version=10)["event"]["xp_malware_detected"]
+
+
+def test_first_message_version_of_each_type():
+    from osq_esf.events import first_message_version, message_version_of
+
+    assert [message_version_of(m) for m in ("10.15.0", "10.15.1", "10.15.4", "11.3.0", "12.0.0", "12.3", "13.0.0",
+                                             "14.0.0", "15.0.0", "15.4.0", "26.0", "27.1")] == [1, 1, 2, 4, 4, 5, 6, 7, 8,
+                                                                                                  9, 10, 11]
+    assert first_message_version("exec") == 1 and first_message_version("pty_grant") == 2
+    assert first_message_version("btm_launch_item_add") == 6 and first_message_version("tcc_modify") == 9
+    assert first_message_version("nope") is None
+
+
 # -- numbering, gaps, ground truth ----------------------------------------------------------------
 
 
