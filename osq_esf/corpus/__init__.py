@@ -3,8 +3,8 @@
 There is no Mac in CI, so recordings come from a simulated one (:mod:`.world`) that
 follows eslogger's real schema: every envelope, process, file and stat key for the
 message version, tokens as objects or 8-element arrays, keys in varying order, ``/``
-escaped as ``\\/``.  Two scenarios (:mod:`.scenarios`): ``demo``, a story a
-detection engineer recognises, and ``bench``, a realistic high-volume mix.  Several
+escaped as ``\\/``.  Two scenarios: ``demo`` (:mod:`.scenarios`), a story a
+detection engineer recognises, and ``bench`` (:mod:`.bench`), a realistic high-volume mix.  Several
 ES clients, injected gaps, repeats and garbage come with exact ground truth
 (:mod:`.streams`).  Same seed and options, same bytes.
 
@@ -25,13 +25,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from osq_esf.corpus import bench, scenarios
 from osq_esf.corpus.render import Envelopes
-from osq_esf.corpus.scenarios import SCENARIOS
 from osq_esf.corpus.streams import DEFAULT_CLIENTS, GARBAGE_KINDS, Streams, Truth, parse_clients, parse_garbage, per_client
 from osq_esf.corpus.world import Mac
 
 __all__ = ["generate", "write", "Corpus", "Truth", "DEFAULT_CLIENTS", "GARBAGE_KINDS", "SCENARIOS", "VERSIONS"]
 
+# scenario -> (the generator that drives the Mac, its default number of messages)
+SCENARIOS = {"demo": (scenarios.demo, 2500), "bench": (bench.bench, 100_000)}
 VERSIONS = tuple(range(1, 12))
 TOKEN_FORMS = ("object", "array", "mixed")
 DEMO_T0 = 1_791_190_800 * 10**9  # 2026-10-05T09:00:00Z, a few seconds after boot

@@ -1,18 +1,18 @@
-"""What happens on the simulated Mac: the ``demo`` story and the ``bench`` mix.
+"""What happens on the simulated Mac: the ``demo`` story, and what every scenario shares
+(the user, her shell's environment, background churn).
 
 A scenario is a generator over a :class:`~osq_esf.corpus.world.Mac`; it yields now
-and then so the driver can stream the messages out.  Names a demo query can rely on
+and then so the driver can stream the messages out (the others: :mod:`.bench`).  Names a demo query can rely on
 are the module constants below (``DEMO_*``); osq_esf/data/README.md tells the story
 with the pids it produces.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Iterator
 
 from osq_esf.corpus.world import (
-    FAPPEND, FREAD, FWRITE, GID_STAFF, GID_TTY, GID_WHEEL, O_CLOEXEC, O_CREAT, O_TRUNC,
+    FREAD, FWRITE, GID_STAFF, GID_TTY, GID_WHEEL, O_CLOEXEC, O_CREAT, O_TRUNC,
     PROX_FDTYPE_PIPE, PROX_FDTYPE_VNODE, TMPDIR, Mac, Proc,
 )
 
@@ -144,12 +144,12 @@ def _pool_picker(paths: list[str], write_share: float, max_writes: int = 3):
     return pick
 
 
-def _hex(rng, n: int) -> str:
+def hex_id(rng, n: int) -> str:
     return "%0*X" % (n, rng.getrandbits(4 * n))
 
 
-def _uuid(rng) -> str:
-    h = _hex(rng, 32)
+def uuid_of(rng) -> str:
+    h = hex_id(rng, 32)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -184,7 +184,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         procs[label] = p
         mac.sleep(rng.uniform(0.05, 0.6))
     yield
-    spotlight_store = f"/private/var/db/Spotlight-V100/BootVolume/Store-V2/{_uuid(rng)}/"
+    spotlight_store = f"/private/var/db/Spotlight-V100/BootVolume/Store-V2/{uuid_of(rng)}/"
     mds_paths = [spotlight_store + n for n in (
         "0.indexHead", "0.indexIds", "0.indexBigDates", "0.indexGroups", "0.indexPositions", "0.indexPostings",
         "0.indexTermIds", "0.indexUpdates", "0.indexDirectory", "0.shadowIndexHead", "live.0.indexHead",
@@ -193,7 +193,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     noise.add(procs["com.apple.metadata.mds_stores"], 30, _pool_picker(mds_paths, 0.6, 4))
     noise.add(procs["com.apple.metadata.mds"], 8, _pool_picker(mds_paths[:8], 0.3))
     tracev3 = [f"/private/var/db/diagnostics/Persist/{n:016X}.tracev3" for n in range(0x12A, 0x131)]
-    uuidtext = [f"/private/var/db/uuidtext/{_hex(rng, 2)}/{_hex(rng, 30)}" for _ in range(40)]
+    uuidtext = [f"/private/var/db/uuidtext/{hex_id(rng, 2)}/{hex_id(rng, 30)}" for _ in range(40)]
     noise.add(procs["com.apple.logd"], 18, _pool_picker(
         tracev3 + ["/private/var/db/diagnostics/Special/0000000000000043.tracev3",
                    "/private/var/db/diagnostics/HighVolume/000000000000001e.tracev3"] + uuidtext, 0.7))
@@ -223,7 +223,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     spot_cache = [f"{HOME}/Library/Caches/com.apple.Spotlight/{n}" for n in (
         "ModelCache.db", "ModelCache.db-wal", "ModelCache.db-shm", "SpotlightKnowledgeEvents/index.V2/journals/4/journal.5",
         "SpotlightKnowledgeEvents/index.V2/journals/4/journal.6", "com.apple.spotlight.app.plist",
-        "fsCachedData/" + _uuid(rng), "fsCachedData/" + _uuid(rng))]
+        "fsCachedData/" + uuid_of(rng), "fsCachedData/" + uuid_of(rng))]
     noise.add(procs["com.apple.Spotlight"], 12, _pool_picker(spot_cache, 0.5))
     docs = [f"{HOME}/Documents/{n}" for n in ("Quarterly plan.key", "notes.txt", "Résumé 2026.pdf", "budget.numbers",
                                                "会議メモ.md", "taxes/2025/1099-INT.pdf", "ideas.rtf")]
@@ -252,7 +252,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         for _ in range(3):
             mac.mprotect(wc, 0x3_0000_0000 + rng.getrandbits(28) * 0x4000, 0x4000 * rng.randint(1, 64), 5)
     web_cache = [f"{HOME}/Library/Caches/com.apple.Safari/{n}" for n in ("Cache.db", "Cache.db-wal", "Cache.db-shm")]
-    web_cache += [f"{HOME}/Library/Caches/com.apple.WebKit.Networking/fsCachedData/{_uuid(rng)}" for _ in range(24)]
+    web_cache += [f"{HOME}/Library/Caches/com.apple.WebKit.Networking/fsCachedData/{uuid_of(rng)}" for _ in range(24)]
     noise.add(networking, 10, _pool_picker(web_cache, 0.5))
     noise.add(safari, 4, _pool_picker([f"{HOME}/Library/Safari/{n}" for n in (
         "History.db", "History.db-wal", "Bookmarks.plist", "LastSession.plist", "CloudTabs.db")], 0.4))
@@ -281,7 +281,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     zsh.user(ALICE, GID_STAFF)
     zsh.pgid = zsh.pid
     mac.exec(zsh, mac.image("/bin/zsh", "com.apple.zsh"), ["-zsh"], env0, dyld_exec_path="/bin/zsh",
-             cwd=mac.dir(HOME), fds=_tty_fds(10))
+             cwd=mac.dir(HOME), fds=tty_fds(10))
     _after_exec(mac, zsh)
     for rc in (f"{HOME}/.zshenv", "/private/etc/zshrc", "/private/etc/zshrc_Apple_Terminal", f"{HOME}/.zshrc",
                f"{HOME}/.zsh_history"):
@@ -296,19 +296,19 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     pipe_id = 0x4E7F_1A2B_9C3D_5E6F & rng.getrandbits(63)
     curl_img = mac.image("/usr/bin/curl", "com.apple.curl")
     curl = mac.fork(zsh, new_group=True)
-    mac.exec(curl, curl_img, ["curl", "-fsSL", DEMO_SCRIPT_URL], _last_command(env0, "/usr/bin/curl"),
+    mac.exec(curl, curl_img, ["curl", "-fsSL", DEMO_SCRIPT_URL], last_command(env0, "/usr/bin/curl"),
              fds=[(0, PROX_FDTYPE_VNODE, None), (1, PROX_FDTYPE_PIPE, pipe_id), (2, PROX_FDTYPE_VNODE, None)])
     _after_exec(mac, curl)
     sh = mac.fork(zsh, pgid=curl.pid)
     sh_img = mac.image("/bin/sh", "com.apple.sh")
-    mac.exec(sh, sh_img, ["sh"], _last_command(env0, "/bin/sh"),
+    mac.exec(sh, sh_img, ["sh"], last_command(env0, "/bin/sh"),
              fds=[(0, PROX_FDTYPE_PIPE, pipe_id), (1, PROX_FDTYPE_VNODE, None), (2, PROX_FDTYPE_VNODE, None)])
     _after_exec(mac, sh)
     for cert in ("/private/etc/ssl/cert.pem", "/private/etc/ssl/openssl.cnf"):
         mac.open(curl, cert, FREAD)
         mac.close(curl, cert)
     mac.exit(curl, 0)
-    env_sh = _last_command(env0, "/bin/sh")
+    env_sh = last_command(env0, "/bin/sh")
     # 1. download the payload
     dl = mac.spawn(sh, curl_img, ["curl", "-fsSL", "-o", DEMO_PAYLOAD_ARG, DEMO_PAYLOAD_URL], env_sh)
     _after_exec(mac, dl)
@@ -353,7 +353,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
 
     # A developer pastes credentials on a command line (redaction demo).
     mac.sleep(30)
-    py_env = _last_command(env0 + DEMO_SECRETS[1:], "/usr/bin/python3")
+    py_env = last_command(env0 + DEMO_SECRETS[1:], "/usr/bin/python3")
     py = mac.spawn(zsh, mac.image("/usr/bin/python3", "com.apple.python3"),
                    ["python3", "-c", "import sys; print(sys.argv[1:])", DEMO_SECRETS[0], "--user=alice"], py_env,
                    new_group=True)
@@ -384,12 +384,12 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         yield
 
 
-def _last_command(env: tuple, path: str) -> tuple:
+def last_command(env: tuple, path: str) -> tuple:
     """The environment a shell passes: ``_`` names the command being run."""
     return tuple(e for e in env if not e.startswith("_=")) + (f"_={path}",)
 
 
-def _tty_fds(extra: int = 0) -> list[tuple]:
+def tty_fds(extra: int = 0) -> list[tuple]:
     fds = [(0, PROX_FDTYPE_VNODE, None), (1, PROX_FDTYPE_VNODE, None), (2, PROX_FDTYPE_VNODE, None)]
     if extra:
         fds.append((extra, PROX_FDTYPE_VNODE, None))
@@ -402,306 +402,13 @@ def zsh_tools(mac: Mac, zsh: Proc, env: tuple) -> None:
                             (["git", "status"], "/usr/bin/git", "com.apple.git"),
                             (["uname", "-a"], "/usr/bin/uname", "com.apple.uname")):
         p = mac.fork(zsh, new_group=True)
-        mac.exec(p, mac.image(path, sid), args, _last_command(env, path))
+        mac.exec(p, mac.image(path, sid), args, last_command(env, path))
         _after_exec(mac, p)
         if args[0] == "git":
             clt = "/Library/Developer/CommandLineTools/usr/bin/git"
-            mac.exec(p, mac.image(clt, "com.apple.git"), [clt, "status"], _last_command(env, path))
+            mac.exec(p, mac.image(clt, "com.apple.git"), [clt, "status"], last_command(env, path))
             for f in (f"{HOME}/.gitconfig", f"{HOME}/src/osq-demo/.git/HEAD", f"{HOME}/src/osq-demo/.git/index"):
                 mac.open(p, f, FREAD)
                 mac.close(p, f)
         mac.exit(p, 0)
         mac.sleep(mac.rng.uniform(1, 4))
-
-
-# -- bench -----------------------------------------------------------------------------------
-
-# The mix from the brief: ~60% open, 25% write, 5% exec, 5% fork/exit, 1% iokit_open, rest others.
-BENCH_MIX = (("open", 0.600), ("write", 0.250), ("exec", 0.050), ("fork", 0.025), ("exit", 0.025),
-             ("iokit_open", 0.010), ("close", 0.018), ("create", 0.006), ("rename", 0.004), ("unlink", 0.004),
-             ("mmap", 0.004), ("mprotect", 0.002), ("signal", 0.001), ("setmode", 0.001))
-IOKIT_CLASSES = ("IOHIDLibUserClient", "AppleUpstreamUserClient", "IOSurfaceRootUserClient", "AGXDeviceUserClient",
-                 "AppleKeyStoreUserClient", "RootDomainUserClient", "IOAudio2DeviceUserClient",
-                 "AppleMultitouchDeviceUserClient", "AppleSEPUserClient", "IOPMPowerSourceClient")
-# (what the shell runs, the binary it hands over to or None, signing id): Apple's tools.
-BENCH_TOOLS = (
-    ("/usr/bin/git", "/Library/Developer/CommandLineTools/usr/bin/git", "com.apple.git"),
-    ("/usr/bin/clang", "/Library/Developer/CommandLineTools/usr/bin/clang", "com.apple.clang"),
-    ("/usr/bin/python3", "/Library/Developer/CommandLineTools/Library/Frameworks/Python3.framework/Versions/3.9/"
-                         "Resources/Python.app/Contents/MacOS/Python", "com.apple.python3"),
-    ("/usr/bin/xcrun", "/Library/Developer/CommandLineTools/usr/bin/swift-frontend", "com.apple.swift-frontend"),
-    ("/usr/bin/make", "/Library/Developer/CommandLineTools/usr/bin/make", "com.apple.make"),
-    ("/bin/ls", None, "com.apple.ls"), ("/usr/bin/grep", None, "com.apple.grep"), ("/bin/cat", None, "com.apple.cat"),
-    ("/usr/bin/sed", None, "com.apple.sed"), ("/usr/bin/awk", None, "com.apple.awk"),
-    ("/usr/sbin/sysctl", None, "com.apple.sysctl"), ("/usr/bin/defaults", None, "com.apple.defaults"),
-    ("/usr/bin/plutil", None, "com.apple.plutil"), ("/usr/bin/osascript", None, "com.apple.osascript"),
-    ("/bin/sh", None, "com.apple.sh"), ("/usr/bin/env", None, "com.apple.env"),
-)
-BENCH_THIRD_PARTY = (
-    ("/opt/homebrew/Cellar/node/22.9.0/bin/node", "node", None, "adhoc"),
-    ("/opt/homebrew/Cellar/ripgrep/14.1.1/bin/rg", "rg", None, "adhoc"),
-    ("/opt/homebrew/Cellar/jq/1.7.1/bin/jq", "jq", None, "adhoc"),
-    ("/Applications/Docker.app/Contents/Resources/bin/docker", "com.docker.docker", "9BNSXJN65R", "devid"),
-    ("/usr/local/bin/terraform", "terraform", "EXAMPLE7QX", "devid"),
-)
-
-
-def _bench_paths(rng) -> dict[str, list[str]]:
-    """Thousands of distinct paths, grouped by who touches them."""
-    projects = ("osq-demo", "web-frontend", "payments-api", "infra", "ml-notebooks", "dotfiles")
-    exts = ("ts", "tsx", "js", "json", "py", "go", "rs", "swift", "md", "yaml", "lock", "toml", "h", "c")
-    dev = [f"{HOME}/src/{rng.choice(projects)}/{rng.choice(('src', 'lib', 'tests', 'cmd', 'internal', 'app'))}/"
-           f"{rng.choice(('core', 'api', 'util', 'models', 'views', 'handlers', 'db'))}/"
-           f"{_hex(rng, 6).lower()}_{rng.randint(0, 99)}.{rng.choice(exts)}" for _ in range(1800)]
-    dev += [f"{HOME}/src/web-frontend/node_modules/{rng.choice(('react', 'lodash', '@babel/core', 'typescript', 'webpack', 'eslint', '@types/node', 'vite', 'zod', 'rxjs'))}/"
-            f"{rng.choice(('dist', 'lib', 'cjs', 'esm', 'build'))}/{_hex(rng, 5).lower()}.js" for _ in range(1500)]
-    spotlight = [f"/private/var/db/Spotlight-V100/BootVolume/Store-V2/9D3B2C61-0F7E-4A8B-B3C2-71E5D0A4F9C8/{n}"
-                 for n in ("0.indexHead", "0.indexIds", "0.indexPostings", "live.0.indexHead", "store.db", ".store.db",
-                           "journalAttr.3", "0.indexPositions", "0.indexTermIds", "tmp.spotlight.state")]
-    spotlight += [f"{HOME}/Library/Metadata/CoreSpotlight/index.spotlightV3/{_hex(rng, 8)}.{i}" for i in range(300)]
-    logd = [f"/private/var/db/diagnostics/Persist/{0x12A + i:016X}.tracev3" for i in range(12)]
-    logd += [f"/private/var/db/uuidtext/{_hex(rng, 2)}/{_hex(rng, 30)}" for _ in range(400)]
-    prefs = [f"{HOME}/Library/Preferences/com.{rng.choice(('apple', 'google', 'microsoft', 'jetbrains', 'docker', 'tinyspeck'))}."
-             f"{_hex(rng, 4).lower()}.plist" for _ in range(250)]
-    prefs += [f"/Library/Preferences/com.apple.{n}.plist" for n in ("loginwindow", "security", "TimeMachine", "alf",
-                                                                     "Bluetooth", "SoftwareUpdate", "apsd", "windowserver")]
-    caches = [f"{HOME}/Library/Caches/{rng.choice(('com.apple.Safari', 'com.apple.WebKit.Networking', 'com.tinyspeck.slackmacgap', 'Google/Chrome/Default', 'com.microsoft.VSCode.ShipIt', 'pip', 'Homebrew/downloads'))}/"
-              f"fsCachedData/{_uuid(rng)}" for _ in range(900)]
-    system = [f"/System/Library/Frameworks/{rng.choice(('AppKit', 'Foundation', 'CoreData', 'Security', 'Metal', 'CoreML', 'WebKit', 'SwiftUI'))}"
-              f".framework/Versions/{rng.choice(('A', 'C'))}/Resources/{_hex(rng, 6).lower()}.{rng.choice(('plist', 'strings', 'nib', 'car', 'metallib'))}" for _ in range(500)]
-    system += [f"/usr/lib/lib{n}.dylib" for n in ("System.B", "c++.1", "objc.A", "sqlite3", "z.1", "xml2.2", "icucore.A")]
-    tmp = [f"/private{TMPDIR}/{rng.choice(('TemporaryItems', 'com.apple.dt.Xcode', 'node-compile-cache', 'pip-build', 'go-build'))}/"
-           f"{_hex(rng, 10).lower()}" for _ in range(500)]
-    docs = [f"{HOME}/{rng.choice(('Documents', 'Downloads', 'Desktop'))}/{rng.choice(('report', 'invoice', 'photo', 'notes', 'Résumé', 'スクリーンショット', 'draft'))} "
-            f"{rng.randint(1, 400)}.{rng.choice(('pdf', 'png', 'docx', 'txt', 'key', 'heic'))}" for _ in range(300)]
-    return {"dev": dev, "spotlight": spotlight, "logd": logd, "prefs": prefs, "caches": caches, "system": system,
-            "tmp": tmp, "docs": docs}
-
-
-def bench(mac: Mac, events: int) -> Iterator[None]:
-    """``events`` messages in BENCH_MIX proportions from a machine that has been up for hours."""
-    rng = mac.rng
-    pools = _bench_paths(rng)
-    all_paths = [p for ps in pools.values() for p in ps]
-    # The long-lived processes, already running when the recording starts (no fork/exec seen).
-    mac.next_pid, mac.next_pidversion = 41_200, 152_000
-    long_lived: list[tuple[Proc, float, list[str]]] = []
-
-    def existing(path: str, sid: str, weight: float, pool: list[str], uid: int = ALICE, team=None, kind="platform",
-                 threads: int = 4, label: str | None = None) -> Proc:
-        img = mac.image(path, sid, team, kind)
-        p = Proc(mac.alloc_pid(), mac.alloc_pidversion(), img, mac.now - int(rng.uniform(60, 18_000) * 1e9), mac.launchd)
-        p.pgid = p.sid = p.pid
-        if uid == ALICE:
-            p.user(ALICE, GID_STAFF)
-            p.auid, p.asid = ALICE, GUI_ASID
-        elif uid:
-            p.user(uid, GID_WHEEL)
-        p.threads = [mac.tid() for _ in range(threads)]
-        p.cwd = mac.dir("/")
-        p.label = label
-        mac.launchd.children.add(p)
-        mac.procs[p.pid] = p
-        long_lived.append((p, weight, pool))
-        return p
-
-    existing(METADATA + "mds_stores", "com.apple.mds_stores", 14, pools["spotlight"], uid=0)
-    existing(METADATA + "mds", "com.apple.mds", 4, pools["spotlight"], uid=0)
-    for _ in range(3):
-        existing(METADATA + "mdworker_shared", "com.apple.mdworker_shared", 3, pools["docs"] + pools["dev"])
-    existing("/usr/libexec/logd", "com.apple.logd", 10, pools["logd"], uid=0)
-    existing("/usr/sbin/cfprefsd", "com.apple.cfprefsd", 6, pools["prefs"], uid=0)
-    existing("/usr/sbin/cfprefsd", "com.apple.cfprefsd", 8, pools["prefs"])
-    existing("/usr/libexec/runningboardd", "com.apple.runningboardd", 3, pools["tmp"], uid=0)
-    existing("/System/Library/CoreServices/Spotlight.app/Contents/MacOS/Spotlight", "com.apple.Spotlight", 4,
-             pools["caches"] + pools["spotlight"])
-    existing("/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer",
-             "com.apple.WindowServer", 2, pools["system"], uid=88)
-    existing(SAFARI, "com.apple.Safari", 4, pools["caches"])
-    existing(WEBKIT_XPC.format("com.apple.WebKit.Networking"), "com.apple.WebKit.Networking", 6, pools["caches"])
-    for _ in range(4):
-        existing(WEBKIT_XPC.format("com.apple.WebKit.WebContent"), "com.apple.WebKit.WebContent", 2, pools["system"])
-    existing("/Applications/Slack.app/Contents/MacOS/Slack", "com.tinyspeck.slackmacgap", 3, pools["caches"],
-             team="EXAMPLESLK", kind="devid")
-    existing("/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper (Plugin).app/Contents/MacOS/Code Helper (Plugin)",
-             "com.microsoft.VSCode.helper.plugin", 8, pools["dev"], team="EXAMPLEVSC", kind="devid")
-    existing("/System/Library/CoreServices/Finder.app/Contents/MacOS/Finder", "com.apple.finder", 2, pools["docs"])
-    for name in ("fseventsd", "opendirectoryd", "trustd", "syspolicyd", "bird", "cloudd", "nsurlsessiond", "sharingd",
-                 "distnoted", "lsd", "tccd", "powerd", "bluetoothd", "airportd", "configd", "notifyd"):
-        existing(f"/usr/libexec/{name}", f"com.apple.{name}", 0.5, pools["system"] + pools["prefs"],
-                 uid=0 if name in ("fseventsd", "opendirectoryd", "syspolicyd", "powerd", "configd", "notifyd") else ALICE)
-    terminal = existing(TERMINAL, "com.apple.Terminal", 1, pools["prefs"])
-    tty = mac.file("/dev/ttys001", mode=0o20620, uid=ALICE, gid=GID_TTY, size=0)
-    shells = []
-    for i in range(3):
-        sh = existing("/bin/zsh", "com.apple.zsh", 0.5, pools["dev"], threads=1)
-        sh.parent, sh.ppid, sh.original_ppid = terminal, terminal.pid, terminal.pid
-        sh.tty, sh.cwd = tty, mac.dir(f"{HOME}/src/" + ("osq-demo", "web-frontend", "payments-api")[i])
-        sh.resp_token = terminal.token()
-        sh.env = shell_env("/dev/ttys001", sh.cwd.path)
-        shells.append(sh)
-    launchers = shells + [mac.launchd]
-    procs = [p for p, _, _ in long_lived]
-    cum_weights = list(itertools.accumulate(w for _, w, _ in long_lived))
-    pool_of = {id(p): pool for p, _, pool in long_lived}
-    jobs: list[Proc] = []
-    plans: dict[int, list] = {}
-    third = [mac.image(path, sid, team, kind) for path, sid, team, kind in BENCH_THIRD_PARTY]
-    mdworker = mac.image(METADATA + "mdworker_shared", "com.apple.mdworker_shared")
-    temp_files: list[str] = []
-
-    random = rng.random
-
-    def actor() -> Proc:
-        if jobs and random() < 0.15:
-            return jobs[int(random() * len(jobs))]
-        return rng.choices(procs, cum_weights=cum_weights)[0]
-
-    def path_for(p: Proc) -> str:
-        pool = pool_of.get(id(p))
-        if pool is None or random() < 0.2:
-            pool = all_paths
-        if random() < 0.5:  # a few hot files, a long tail
-            return pool[min(int(rng.paretovariate(0.9)) - 1, len(pool) - 1)]
-        return pool[int(random() * len(pool))]
-
-    def do_fork() -> None:
-        parent = launchers[rng.randrange(len(launchers))]
-        child = mac.fork(parent, self_responsible=parent is mac.launchd, new_session=parent is mac.launchd,
-                         new_group=parent is not mac.launchd)
-        jobs.append(child)
-        if parent is mac.launchd:
-            label = f"com.apple.mdworker.shared.{_hex(rng, 8)}-0000-0000-0000-000000000000"
-            plans[child.pid] = [(mac.image("/usr/libexec/xpcproxy", "com.apple.xpc.proxy"), ["xpcproxy", label], ()),
-                                (mdworker, [mdworker.path, "-s", "mdworker", "-c", "MDSImporterWorker", "-m",
-                                            "com.apple.mdworker.shared"],
-                                 (f"XPC_SERVICE_NAME={label}", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "XPC_FLAGS=0x1"))]
-        else:
-            plans[child.pid] = _tool_plan(mac, rng, third, parent)
-
-    def do_exec() -> bool:
-        for j in jobs:  # the oldest job with something left to exec
-            plan = plans.get(j.pid)
-            if plan:
-                img, args, env = plan.pop(0)
-                mac.exec(j, img, args, env or j.env, fds=_tty_fds(rng.choice((0, 0, 3, 10))))
-                return True
-        return False
-
-    def do_exit() -> bool:
-        for i, j in enumerate(jobs):  # the oldest job that has run its plan
-            if j.execs and not plans.get(j.pid):
-                del jobs[i]
-                plans.pop(j.pid, None)
-                r = rng.random()
-                mac.exit(j, 0 if r < 0.85 else 1, signal=15 if r > 0.98 else 0)
-                return True
-        return False
-
-    names = [n for n, _ in BENCH_MIX]
-    cum = [w for _, w in BENCH_MIX]
-    ops = rng.choices(names, cum, k=1024)
-    k = 0
-    while mac.emitted < events:
-        if k == len(ops):
-            ops, k = rng.choices(names, cum, k=1024), 0
-            yield
-        op = ops[k]
-        k += 1
-        if op == "open":
-            p = actor()
-            mac.open(p, path_for(p), rng.choice((FREAD, FREAD | O_CLOEXEC, FREAD | O_CLOEXEC, FREAD | FWRITE,
-                                                 FWRITE | O_CREAT | O_TRUNC, FWRITE | FAPPEND, FREAD | 0x4)))
-        elif op == "write":
-            p = actor()
-            mac.write(p, path_for(p), rng.choice((512, 4096, 8192, 65536)))
-        elif op == "close":
-            p = actor()
-            mac.close(p, path_for(p), modified=rng.random() < 0.4, mapped_writable=rng.random() < 0.05)
-        elif op == "exec":
-            if not do_exec():
-                do_fork()
-        elif op == "fork":
-            if len(jobs) < 64 or not do_exit():  # keep the process table bounded
-                do_fork()
-        elif op == "exit":
-            if not do_exit() and not do_exec():
-                do_fork()
-        elif op == "iokit_open":
-            p = actor()
-            mac.iokit_open(p, rng.choice(IOKIT_CLASSES), rng.choice((0, 0, 1, 2)), 0x1000_0000 + rng.getrandbits(16),
-                           f"IOService:/AppleARMPE/arm-io@10F00000/AppleT810xIO/{rng.choice(('dcp', 'ans', 'mtp', 'sep', 'aop', 'gfx'))}@{_hex(rng, 8)}")
-        elif op == "create":
-            p = actor()
-            path = f"/private{TMPDIR}/TemporaryItems/NSIRD_{p.image.path.rsplit('/', 1)[-1]}_{_hex(rng, 6)}/tmp.{_hex(rng, 8).lower()}"
-            mac.create(p, path, 0o644)
-            temp_files.append(path)
-        elif op == "rename":
-            p = actor()
-            if temp_files:
-                src = temp_files.pop(rng.randrange(len(temp_files)))
-                mac.rename(p, src, path_for(p))
-            else:
-                src = path_for(p)
-                mac.rename(p, src, src + ".bak")
-        elif op == "unlink":
-            p = actor()
-            mac.unlink(p, temp_files.pop() if temp_files else path_for(p))
-        elif op == "mmap":
-            p = actor()
-            mac.mmap(p, rng.choice(pools["system"]), protection=rng.choice((1, 3, 5)), max_protection=7,
-                     flags=rng.choice((0x1, 0x2, 0x12)), file_pos=rng.getrandbits(12) * 0x4000)
-        elif op == "mprotect":
-            p = actor()
-            mac.mprotect(p, 0x1_0000_0000 + rng.getrandbits(30) * 0x4000, 0x4000 * rng.randint(1, 256), rng.choice((1, 3, 5)))
-        elif op == "signal":
-            if jobs:
-                target = jobs[rng.randrange(len(jobs))]
-                sender = target.parent if target.parent is not None and target.parent is not mac.launchd else terminal
-                mac.signal(sender, target, rng.choice((2, 15, 1, 30)))
-            else:
-                mac.signal(mac.launchd, procs[rng.randrange(len(procs))], 30)
-        elif op == "setmode":
-            p = actor()
-            mac.setmode(p, path_for(p), rng.choice((0o644, 0o600, 0o755)))
-    yield
-
-
-def _tool_plan(mac: Mac, rng, third: list, parent: Proc) -> list:
-    """What a shell child execs: a shim then the real tool (xcrun-style), or one binary."""
-    env = _last_command(parent.env, "/usr/bin/env") if parent.env else ()
-    env_tool = mac.image("/usr/bin/env", "com.apple.env")
-    if rng.random() < 0.25:  # a "#!/usr/bin/env node" script: env, then the interpreter
-        img = third[rng.randrange(len(third))]
-        name = img.path.rsplit("/", 1)[-1]
-        args = _args(rng, name)
-        return [(env_tool, ["/usr/bin/env", name] + args, env), (img, [name] + args, env)]
-    shim, real, sid = BENCH_TOOLS[rng.randrange(len(BENCH_TOOLS))]
-    name = shim.rsplit("/", 1)[-1]
-    args = [name] + _args(rng, name)
-    plan = [(mac.image(shim, sid), args, env)]
-    if real:  # an xcrun-style shim hands over to the real tool
-        plan.append((mac.image(real, sid), [real] + args[1:], env + ("SDKROOT=/Library/Developer/CommandLineTools/SDKs/MacOSX.sdk",)))
-    elif rng.random() < 0.6:
-        plan.insert(0, (env_tool, ["/usr/bin/env"] + args, env))
-    return plan
-
-
-def _args(rng, name: str) -> list[str]:
-    src = f"{HOME}/src/payments-api"
-    if name in ("clang", "xcrun"):  # compiler lines are long
-        return (["-cc1", "-triple", "arm64-apple-macosx15.0.0", "-emit-obj", "-O2", "-fno-omit-frame-pointer"]
-                + [f"-I{src}/include/{_hex(rng, 4).lower()}" for _ in range(rng.randint(10, 40))]
-                + [f"-D{_hex(rng, 6)}=1" for _ in range(rng.randint(2, 12))]
-                + ["-o", f"/private{TMPDIR}/{_hex(rng, 8).lower()}.o", f"{src}/src/{_hex(rng, 6).lower()}.c"])
-    if name == "git":
-        return rng.choice((["status", "--porcelain=v2", "--branch"], ["rev-parse", "--show-toplevel"],
-                           ["log", "-n", "20", "--format=%H %s"], ["diff", "--cached", "--stat"],
-                           ["fetch", "--prune", "origin"]))
-    if name in ("node", "python3"):
-        return [f"{src}/scripts/{_hex(rng, 5).lower()}.{'js' if name == 'node' else 'py'}", "--config",
-                f"{src}/config/{rng.choice(('dev', 'ci', 'prod'))}.json", "--verbose"]
-    return [f"{src}/{_hex(rng, 6).lower()}" for _ in range(rng.randint(1, 4))]
-
-
-SCENARIOS = {"demo": (demo, 2500), "bench": (bench, 100_000)}
