@@ -21,6 +21,7 @@ from osq_esf.corpus import GARBAGE_KINDS, generate, write
 from osq_esf.corpus import scenarios as sc
 from osq_esf.corpus.__main__ import main as corpus_main
 from osq_esf.corpus.world import SHORT
+from osq_esf.events import first_message_version
 from osq_esf.schema_check import check, check_line, validate, SchemaError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -118,20 +119,66 @@ def test_demo_validates_and_matches_the_bundled_recording(demo):
 
 @pytest.mark.parametrize("version", [*range(1, 12), "mixed"])
 def test_every_version_validates(version):
-    for scenario, events in (("demo", 360), ("bench", 150)):
+    for scenario, events in (("demo", 360), ("bench", 150), ("types", 250)):
         c = generate(scenario, events=events, seed=3, version=version)
         assert_valid(c.lines, f"{scenario} v{version}")
-        versions = {m["version"] for m in messages(c.lines)}
+        msgs = messages(c.lines)
+        versions = {m["version"] for m in msgs}
         assert versions == set(range(1, 12)) if version == "mixed" else versions == {version}
+        # A type is never in a message version older than the macOS that introduced it.
+        assert all(m["version"] >= first_message_version(SHORT[m["event_type"]]) for m in msgs)
+
+
+def body_tokens(body) -> list:
+    """Every audit token inside an event body (processes' and the *_token fields)."""
+    out = []
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if (key == "audit_token" or key.endswith("_token")) and value is not None:
+                out.append(value)
+            else:
+                out += body_tokens(value)
+    elif isinstance(body, list):
+        for item in body:
+            out += body_tokens(item)
+    return out
 
 
 @pytest.mark.parametrize("version", [4, 9, 10, 11])
 @pytest.mark.parametrize("token_form", ["object", "array", "mixed"])
 def test_token_forms_validate(version, token_form):
-    c = generate("bench", events=120, seed=4, version=version, token_form=token_form)
-    assert_valid(c.lines, f"v{version} {token_form}")
-    forms = {type(m["process"]["audit_token"]) for m in messages(c.lines)}
-    assert forms == {"object": {dict}, "array": {list}, "mixed": {dict, list}}[token_form]
+    for scenario, events in (("bench", 120), ("types", 200)):
+        c = generate(scenario, events=events, seed=4, version=version, token_form=token_form)
+        assert_valid(c.lines, f"{scenario} v{version} {token_form}")
+        forms = {type(m["process"]["audit_token"]) for m in messages(c.lines)}
+        assert forms == {"object": {dict}, "array": {list}, "mixed": {dict, list}}[token_form]
+        for m in messages(c.lines):  # a message's tokens all have its acting process's form
+            inner = body_tokens(m["event"])
+            assert {type(t) for t in inner} <= {type(m["process"]["audit_token"])}, m["event"]
+            assert all(len(t) == 8 for t in inner)
+        if scenario == "types" and version >= 8:
+            assert sum(len(body_tokens(m["event"])) for m in messages(c.lines)) > 100
+
+
+@pytest.mark.parametrize("version", [9, 10, 11])
+def test_types_scenario_has_every_notify_type(version):
+    from osq_esf.corpus.every_type import EXAMPLES
+
+    assert set(EXAMPLES) == set(SHORT.values()) and len(SHORT) == 104
+    c = generate("types", seed=2, version=version, token_form="mixed")
+    assert_valid(c.lines, f"types v{version}")
+    counts = Counter(SHORT[m["event_type"]] for m in messages(c.lines))
+    assert set(counts) == set(SHORT.values())
+    more = Counter(SHORT[m["event_type"]] for m in messages(generate("types", events=1500, seed=2).lines))
+    assert set(more) == set(SHORT.values()) and min(more.values()) >= 4  # cycles repeat up to the size asked
+
+
+def test_types_scenario_leaves_out_what_a_version_cannot_carry():
+    seen = {v: {SHORT[m["event_type"]] for m in messages(generate("types", seed=1, version=v).lines)} for v in (1, 6, 8)}
+    assert "btm_launch_item_add" not in seen[1] and "pty_grant" not in seen[1] and "exec" in seen[1]
+    assert "btm_launch_item_add" in seen[6] and "sudo" not in seen[6]
+    assert "gatekeeper_user_override" in seen[8] and "tcc_modify" not in seen[8]
+    assert seen[1] == {t for t in SHORT.values() if first_message_version(t) == 1}
 
 
 def test_version_gating_in_output():
@@ -322,7 +369,7 @@ def test_first_message_version_of_each_type():
 def test_numbering_per_client_from_zero_without_faults():
     c = generate("bench", events=1500, seed=8, clients="default")
     streams = c.by_client()
-    assert set(streams) == {"process", "file", "memory", "device"}
+    assert set(streams) == {"process", "file", "memory", "device", "security"}
     for client, lines in streams.items():
         msgs = messages(lines)
         assert [m["global_seq_num"] for m in msgs] == list(range(len(msgs))), client

@@ -8,7 +8,7 @@ from typing import Iterator
 from osq_esf.corpus.scenarios import (
     ALICE, GUI_ASID, HOME, METADATA, SAFARI, TERMINAL, WEBKIT_XPC, hex_id, last_command, shell_env, tty_fds, uuid_of,
 )
-from osq_esf.corpus.world import FAPPEND, FREAD, FWRITE, GID_STAFF, GID_TTY, GID_WHEEL, O_CLOEXEC, O_CREAT, O_TRUNC, TMPDIR, Mac, Proc
+from osq_esf.corpus.world import FAPPEND, FREAD, FWRITE, GID_STAFF, GID_TTY, O_CLOEXEC, O_CREAT, O_TRUNC, TMPDIR, Mac, Proc
 
 # The mix from the brief: ~60% open, 25% write, 5% exec, 5% fork/exit, 1% iokit_open, rest others.
 BENCH_MIX = (("open", 0.600), ("write", 0.250), ("exec", 0.050), ("fork", 0.025), ("exit", 0.025),
@@ -84,18 +84,10 @@ def bench(mac: Mac, events: int) -> Iterator[None]:
     def existing(path: str, sid: str, weight: float, pool: list[str], uid: int = ALICE, team=None, kind="platform",
                  threads: int = 4, label: str | None = None) -> Proc:
         img = mac.image(path, sid, team, kind)
-        p = Proc(mac.alloc_pid(), mac.alloc_pidversion(), img, mac.now - int(rng.uniform(60, 18_000) * 1e9), mac.launchd)
-        p.pgid = p.sid = p.pid
         if uid == ALICE:
-            p.user(ALICE, GID_STAFF)
-            p.auid, p.asid = ALICE, GUI_ASID
-        elif uid:
-            p.user(uid, GID_WHEEL)
-        p.threads = [mac.tid() for _ in range(threads)]
-        p.cwd = mac.dir("/")
-        p.label = label
-        mac.launchd.children.add(p)
-        mac.procs[p.pid] = p
+            p = mac.running(img, uid=ALICE, gid=GID_STAFF, asid=GUI_ASID, threads=threads, label=label)
+        else:
+            p = mac.running(img, uid=uid, threads=threads, label=label)
         long_lived.append((p, weight, pool))
         return p
 
