@@ -20,6 +20,8 @@ from hypothesis import strategies as st
 from osq_esf.corpus import GARBAGE_KINDS, generate, write
 from osq_esf.corpus import scenarios as sc
 from osq_esf.corpus.__main__ import main as corpus_main
+from osq_esf.corpus.bench import BENCH_MIX, OTHER_MIX
+from osq_esf.corpus.userspace import USERSPACE_EVENTS
 from osq_esf.corpus.world import SHORT
 from osq_esf.events import first_message_version
 from osq_esf.schema_check import check, check_line, validate, SchemaError
@@ -540,16 +542,27 @@ def test_rendering_options():
     assert not any(b'":"/' in line for line in shuffled)
     assert len({tuple(json.loads(line)) for line in shuffled}) > 10
     assert messages(plain) == [json.loads(line) for line in generate("bench", events=300, seed=1).lines]
+    # Key order and escaping are rendering only: every cached rendering of a process or a file
+    # shows its state at the time (a stale one differed in demo seed 1's asid, bench's st_size).
+    for scenario, events in (("demo", None), ("types", 400), ("bench", 3000)):
+        assert (messages(generate(scenario, events=events, seed=1, shuffle_keys=False, escape_slashes=False).lines)
+                == messages(generate(scenario, events=events, seed=1).lines)), scenario
 
 
 def test_bench_mix_and_sizes():
-    c = generate("bench", events=6000, seed=1)
+    c = generate("bench", events=10_000, seed=1)
     msgs = messages(c.lines)
     kinds = Counter(next(iter(m["event"])) for m in msgs)
     share = {k: n / len(msgs) for k, n in kinds.items()}
     assert 0.55 < share["open"] < 0.65 and 0.20 < share["write"] < 0.30
     assert 0.035 < share["exec"] < 0.065 and 0.035 < share["fork"] + share["exit"] < 0.065
     assert 0.005 < share["iokit_open"] < 0.02
+    assert 0.05 < share["close"] < 0.09 and 0.01 < share["mmap"] < 0.03
+    # every other NOTIFY type is in the mix, and the events daemons report are rare
+    assert set(kinds) == set(SHORT.values())
+    assert sum(share[t] for t in USERSPACE_EVENTS) < 0.01
+    assert {n for n, _ in BENCH_MIX} - {"other"} | set(OTHER_MIX) == set(SHORT.values())
+    assert not {n for n, _ in BENCH_MIX} & set(OTHER_MIX)
     shell_execs = [len(line) for line, m in zip(c.lines, msgs) if "exec" in m["event"] and len(m["event"]["exec"]["env"]) >= 30]
     assert shell_execs and sum(shell_execs) / len(shell_execs) > 4000
     paths = {m["event"][k].get("file", m["event"][k].get("target", {})).get("path")

@@ -278,6 +278,9 @@ def types(mac: Mac, events: int) -> Iterator[None]:
 
 
 def other_event(cast: Cast, short: str) -> None:
-    """One example of ``short`` (for a mix that needs the rarer types now and then)."""
+    """One example of ``short`` (for a mix that needs the rarer types now and then); a command
+    it ran (sudo, su, login) exits right after."""
     cast.cycle += 1
     EXAMPLES[short](cast)
+    if cast.children:
+        _exit_children(cast)

@@ -76,7 +76,7 @@ class FileNode:
     """A file or directory: path and stat, rendered as eslogger's file object."""
 
     __slots__ = ("path", "ino", "dev", "mode", "uid", "gid", "size", "flags", "nlink", "rdev",
-                 "birth", "mtime", "ctime", "atime", "renders")
+                 "birth", "mtime", "ctime", "atime", "renders", "grown")
 
     def __init__(self, path: str, ino: int, mode: int, uid: int, gid: int, size: int, t_ns: int,
                  flags: int = 0, rdev: int = 0, nlink: int = 1):
@@ -87,6 +87,7 @@ class FileNode:
         self.flags, self.rdev, self.nlink = flags, rdev, nlink
         self.birth = self.mtime = self.ctime = self.atime = t_ns
         self.renders: list[bytes] = []
+        self.grown = 0  # bytes written but not yet in the stat (Mac(live_stat=False))
 
     def stat(self) -> dict:
         return {
@@ -102,6 +103,10 @@ class FileNode:
         return {"path": self.path, "path_truncated": False, "stat": self.stat()}
 
     def changed(self) -> None:
+        """The stat changed: render again (every cached rendering must show the same stat)."""
+        if self.grown:
+            self.size += self.grown
+            self.grown = 0
         self.renders.clear()
 
 
@@ -492,6 +497,7 @@ class Mac(KernelEvents, UserspaceEvents):
         if asid is not None:
             child.asid = asid
             child.auid = uid if uid else AU_DEFAUDITID
+            child.dirty()  # renders made for the fork must not be reused
         child.cwd = self.dir("/")
         xpcproxy = self.image(XPCPROXY_PATH, "com.apple.xpc.proxy")
         self.exec(child, xpcproxy, ["xpcproxy", label], [])
@@ -511,10 +517,12 @@ class Mac(KernelEvents, UserspaceEvents):
     # -- file events ------------------------------------------------------------------------------
 
     def _touch_write(self, f: FileNode, nbytes: int, live: bool) -> None:
-        f.size += nbytes
         if live:
+            f.size += nbytes
             f.mtime = f.ctime = self.now
             f.changed()
+        else:  # the stat shows it at the next change (a modified close)
+            f.grown += nbytes
 
     def _new_file_of(self, proc: Proc, path: str, **kw) -> FileNode:
         """A file ``proc`` brings into existence: owned by its effective user."""
@@ -527,8 +535,8 @@ class Mac(KernelEvents, UserspaceEvents):
 
     def open(self, proc: Proc, path: str, fflag: int = FREAD, **kw) -> FileNode:
         f = self._new_file_of(proc, path, **kw) if fflag & O_CREAT else self.file(path, **kw)
-        if fflag & O_TRUNC and f.size:
-            f.size = 0
+        if fflag & O_TRUNC and (f.size or f.grown):
+            f.size = f.grown = 0
             f.changed()
         self.emit(OPEN, proc, lambda v, form: {"fflag": fflag, "file": self.render_file(f)})
         return f
