@@ -41,6 +41,11 @@ def tok(t) -> tuple[int, int]:
     return (t[5], t[7]) if isinstance(t, list) else (t["pid"], t["pidversion"])
 
 
+def tok_uid(t) -> int:
+    """The effective uid of an audit token in either form."""
+    return t[1] if isinstance(t, list) else t["euid"]
+
+
 def assert_valid(lines, where: str) -> None:
     for n, line in enumerate(lines):
         msg = json.loads(line)
@@ -498,12 +503,13 @@ def test_demo_story(demo_msgs):
     networking = by_label[sc.DEMO_NETWORKING_LABEL]
     assert tok(networking["responsible_audit_token"]) == tok(safari["audit_token"])
     assert tok(safari["responsible_audit_token"]) == tok(safari["audit_token"])
-    # the payload: unsigned-ish, no team, not a platform binary
+    # the payload: unsigned-ish, no team, not a platform binary; run twice by sh, once as its root helper
     payload = [m["event"]["exec"] for m in execs if m["event"]["exec"]["target"]["executable"]["path"] == sc.DEMO_PAYLOAD]
-    assert len(payload) == 2
+    assert len(payload) == 3
     for e in payload:
         t = e["target"]
         assert t["team_id"] is None and not t["is_platform_binary"] and t["codesigning_flags"] & 0x2
+    assert [tok_uid(e["target"]["audit_token"]) for e in payload] == [501, 501, 0]
     # the nohup child is adopted: ppid 1, original_ppid the shell that ran the script
     sh = next(m["event"]["exec"]["target"] for m in execs if m["event"]["exec"]["args"] == ["sh"])
     adopted = [m["process"] for m in demo_msgs if "iokit_open" in m["event"]
@@ -518,6 +524,104 @@ def test_demo_story(demo_msgs):
     noisy = Counter(m["process"]["executable"]["path"] for m in demo_msgs
                     if set(m["event"]) & {"open", "write", "close"})
     assert sum(noisy[p] for p in sc.DEMO_NOISY) > len(demo_msgs) // 2
+
+
+def _bodies(msgs, kind: str) -> list[tuple[dict, dict]]:
+    """(acting process, event body) of every message of one type."""
+    return [(m["process"], m["event"][kind]) for m in msgs if kind in m["event"]]
+
+
+def test_demo_holds_every_curated_type_and_the_bundled_file_too(demo_msgs):
+    assert len(set(sc.DEMO_TYPES)) == len(sc.DEMO_TYPES) and set(sc.DEMO_TYPES) <= set(SHORT.values())
+    kinds = Counter(next(iter(m["event"])) for m in demo_msgs)
+    assert [t for t in sc.DEMO_TYPES if not kinds[t]] == []
+    bundled = Counter(next(iter(json.loads(line)["event"])) for line in
+                      gzip.decompress(BUNDLED_DEMO.read_bytes()).splitlines())
+    assert [t for t in sc.DEMO_TYPES if not bundled[t]] == []
+    # both arms of create's and rename's destination, and every kind of authentication
+    for kind in ("create", "rename"):
+        assert {e["destination_type"] for _, e in _bodies(demo_msgs, kind)} == {0, 1}, kind
+    assert {e["type"] for _, e in _bodies(demo_msgs, "authentication")} == {0, 1, 2, 3}
+    assert any(e["was_mapped_writable"] for _, e in _bodies(demo_msgs, "close"))
+
+
+def test_demo_persistence_through_btm_and_a_rename(demo_msgs):
+    adds = {e["item"]["item_url"]: (p, e) for p, e in _bodies(demo_msgs, "btm_launch_item_add")}
+    assert set(adds) == {sc.DEMO_LAUNCH_AGENT_URL, sc.DEMO_RENAMED_AGENT_URL}
+    reporter, first = adds[sc.DEMO_LAUNCH_AGENT_URL]
+    assert reporter["executable"]["path"].endswith("/backgroundtaskmanagementd") and reporter["is_platform_binary"]
+    assert first["instigator"]["executable"]["path"] == sc.DEMO_PAYLOAD and first["instigator"]["team_id"] is None
+    assert tok(first["instigator_token"]) == tok(first["instigator"]["audit_token"])  # v9: the token beside it
+    assert first["executable_path"] == sc.DEMO_PAYLOAD and first["item"]["item_type"] == 3 and first["app"] is None
+    _, second = adds[sc.DEMO_RENAMED_AGENT_URL]
+    assert second["instigator"] is None  # mv had exited; its token remains
+    mv = [m for m in demo_msgs if "exec" in m["event"] and m["event"]["exec"]["args"][0] == "mv"]
+    assert [tok(m["event"]["exec"]["target"]["audit_token"]) for m in mv] == [tok(second["instigator_token"])]
+    # mv x.plist ~/Library/LaunchAgents/ is a rename into the folder, never a write there
+    (rename,) = [e for _, e in _bodies(demo_msgs, "rename") if e["source"]["path"] == sc.DEMO_STAGED_AGENT]
+    new = rename["destination"]["new_path"]
+    assert rename["destination_type"] == 1 and new["dir"]["path"] + "/" + new["filename"] == sc.DEMO_RENAMED_AGENT
+    writes = {e["target"]["path"] for _, e in _bodies(demo_msgs, "write")}
+    assert sc.DEMO_LAUNCH_AGENT in writes and sc.DEMO_RENAMED_AGENT not in writes
+    removes = {e["item"]["item_url"] for _, e in _bodies(demo_msgs, "btm_launch_item_remove")}
+    assert removes == set(adds)
+
+
+def test_demo_tcc_grant_escalation_and_injection(demo_msgs):
+    (grant, reset) = [(p, e) for p, e in _bodies(demo_msgs, "tcc_modify")]
+    p, e = grant
+    assert p["executable"]["path"].endswith("/tccd")
+    assert (e["service"], e["identity"], e["identity_type"], e["update_type"], e["right"]) == (
+        sc.DEMO_TCC_SERVICE, sc.DEMO_PAYLOAD, 1, 1, 2)
+    assert e["instigator"]["executable"]["path"] == sc.DEMO_SYSTEM_SETTINGS
+    assert reset[1]["update_type"] == 3 and reset[1]["instigator"]["executable"]["path"] == "/usr/bin/tccutil"
+    (petition,) = [e for _, e in _bodies(demo_msgs, "authorization_petition")]
+    assert petition["rights"] == [sc.DEMO_AUTHORIZATION_RIGHT] and petition["right_count"] == 1
+    assert petition["petitioner"]["executable"]["path"] == sc.DEMO_PAYLOAD
+    (judgement,) = [e for _, e in _bodies(demo_msgs, "authorization_judgement")]
+    assert judgement["results"] == [{"right_name": sc.DEMO_AUTHORIZATION_RIGHT, "rule_class": 0, "granted": True}]
+    # the root helper: setuid-root payload, hidden admin via sysadminctl/dscl, thread injection
+    modes = [(p, e) for p, e in _bodies(demo_msgs, "setmode") if e["mode"] == 0o4755]
+    assert modes and all(p["executable"]["path"] == sc.DEMO_PAYLOAD and tok_uid(p["audit_token"]) == 0 for p, _ in modes)
+    (create_user,) = [e for _, e in _bodies(demo_msgs, "od_create_user")]
+    assert create_user["user_name"] == sc.DEMO_HIDDEN_ADMIN
+    assert create_user["instigator"]["executable"]["path"] == "/usr/sbin/sysadminctl"
+    (hidden,) = [e for _, e in _bodies(demo_msgs, "od_attribute_set")]
+    assert (hidden["record_name"], hidden["attribute_name"], hidden["attribute_values"]) == (
+        sc.DEMO_HIDDEN_ADMIN, "IsHidden", ["1"])
+    (inject,) = _bodies(demo_msgs, "remote_thread_create")
+    assert inject[0]["executable"]["path"] == sc.DEMO_PAYLOAD
+    assert inject[1]["target"]["signing_id"] == sc.DEMO_INJECTOR_TARGET
+    (invalidated,) = _bodies(demo_msgs, "cs_invalidated")
+    later = [m["process"]["codesigning_flags"] for m in demo_msgs
+             if tok(m["process"]["audit_token"]) == tok(invalidated[0]["audit_token"])]
+    assert later[0] & 0x1 and not later[-1] & 0x1  # CS_VALID is gone after the invalidation
+
+
+def test_demo_sessions_remote_access_and_xprotect(demo_msgs):
+    ssh = [(e["source_address"], e["success"], e["uid"]) for _, e in _bodies(demo_msgs, "openssh_login")]
+    assert ssh == [(sc.DEMO_SSH_GUESSING, False, None)] * 3 + [(sc.DEMO_SSH_FROM, True, sc.DEMO_IT_UID)]
+    (attach,) = [e for _, e in _bodies(demo_msgs, "screensharing_attach")]
+    assert attach["graphical_session_id"] == sc.DEMO_GRAPHICAL_SESSION and attach["source_address"] == sc.DEMO_SSH_FROM
+    (login,) = _bodies(demo_msgs, "login_login")
+    assert login[0]["executable"]["path"] == "/usr/bin/login" and login[1]["username"] == "alice"
+    sudo = [e for _, e in _bodies(demo_msgs, "sudo")]
+    assert {e["from_username"] for e in sudo} == {"alice", sc.DEMO_IT_USER} and all(e["to_uid"] == 0 for e in sudo)
+    (su,) = [e for _, e in _bodies(demo_msgs, "su")]
+    assert not su["success"] and su["to_uid"] is None and su["argv"] == []
+    lw = [next(iter(m["event"])) for m in demo_msgs if next(iter(m["event"])).startswith("lw_session_")]
+    assert lw == ["lw_session_login", "lw_session_lock", "lw_session_unlock", "lw_session_logout"]
+    (detected,) = [e for _, e in _bodies(demo_msgs, "xp_malware_detected")]
+    (remediated,) = [e for _, e in _bodies(demo_msgs, "xp_malware_remediated")]
+    assert detected["incident_identifier"] == remediated["incident_identifier"]
+    assert detected["detected_path"] == remediated["remediated_path"] == sc.DEMO_PAYLOAD
+    killed = [e["target"] for p, e in _bodies(demo_msgs, "signal") if p["executable"]["path"].endswith("/XProtect")]
+    assert [tok(t["audit_token"]) for t in killed] == [tok(remediated["remediated_process_audit_token"])]
+    (gatekeeper,) = [e for _, e in _bodies(demo_msgs, "gatekeeper_user_override")]
+    assert gatekeeper["file"]["path"] == sc.DEMO_GATEKEEPER_OVERRIDE and gatekeeper["signing_info"]["team_id"]
+    mounts = [e["statfs"]["f_mntonname"] for _, e in _bodies(demo_msgs, "mount") + _bodies(demo_msgs, "unmount")]
+    assert mounts == [sc.DEMO_DMG_VOLUME] * 2
+    assert [e["extattr"] for _, e in _bodies(demo_msgs, "deleteextattr")] == ["com.apple.quarantine"]
 
 
 # -- determinism and options -------------------------------------------------------------------

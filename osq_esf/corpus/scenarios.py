@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
+from osq_esf.corpus import kernel as k
+from osq_esf.corpus import userspace as u
+from osq_esf.corpus.userspace import REPORTERS
 from osq_esf.corpus.world import (
     FREAD, FWRITE, GID_STAFF, GID_TTY, GID_WHEEL, O_CLOEXEC, O_CREAT, O_TRUNC,
     PROX_FDTYPE_PIPE, PROX_FDTYPE_VNODE, TMPDIR, Mac, Proc,
@@ -55,14 +58,17 @@ DEMO_DAEMONS = (
     ("com.apple.fseventsd", "/System/Library/Frameworks/CoreServices.framework/Versions/A/Frameworks/"
      "FSEvents.framework/Versions/A/Support/fseventsd", "com.apple.fseventsd", None),
     ("com.apple.securityd", "/usr/sbin/securityd", "com.apple.securityd", ["/usr/sbin/securityd", "-i"]),
-    ("com.apple.opendirectoryd", "/usr/libexec/opendirectoryd", "com.apple.opendirectoryd", None),
+    REPORTERS["opendirectoryd"][:3] + (None,),
     ("com.apple.trustd", "/usr/libexec/trustd", "com.apple.trustd", None),
     ("com.apple.metadata.mds", METADATA + "mds", "com.apple.mds", None),
     ("com.apple.metadata.mds_stores", METADATA + "mds_stores", "com.apple.mds_stores", None),
     ("com.apple.WindowServer", "/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer",
      "com.apple.WindowServer", ["/System/Library/PrivateFrameworks/SkyLight.framework/Resources/WindowServer", "-daemon"]),
-    ("com.apple.loginwindow", "/System/Library/CoreServices/loginwindow.app/Contents/MacOS/loginwindow",
-     "com.apple.loginwindow", None),
+    REPORTERS["loginwindow"][:3] + (None,),
+    # The daemons that report the security events below, and the one that mounts disks.
+    *(REPORTERS[name][:3] + (None,) for name in ("backgroundtaskmanagementd", "tccd", "syspolicyd", "authd",
+                                                 "coreauthd")),
+    ("com.apple.diskarbitrationd", "/usr/libexec/diskarbitrationd", "com.apple.diskarbitrationd", None),
 )
 DEMO_AGENTS = (
     ("com.apple.cfprefsd.xpc.agent", "/usr/sbin/cfprefsd", "com.apple.cfprefsd", ["/usr/sbin/cfprefsd", "agent"]),
@@ -72,11 +78,47 @@ DEMO_AGENTS = (
     ("com.apple.mdworker.shared.0A000000-0000-0000-0000-000000000000", METADATA + "mdworker_shared",
      "com.apple.mdworker_shared", [METADATA + "mdworker_shared", "-s", "mdworker", "-c", "MDSImporterWorker",
                                    "-m", "com.apple.mdworker.shared"]),
+    REPORTERS["sharingd"][:3] + (None,),
 )
 DEMO_SAFARI_LABEL = "application.com.apple.Safari.2741585.2741591"
 DEMO_TERMINAL_LABEL = "application.com.apple.Terminal.2741601.2741608"
 DEMO_NETWORKING_LABEL = "com.apple.WebKit.Networking"
 DEMO_WEBCONTENT_LABEL = "com.apple.WebKit.WebContent"
+# The security acts, in story order (osq_esf/data/README.md).
+DEMO_GRAPHICAL_SESSION = 257  # alice's loginwindow session (lw_session_*, screensharing)
+DEMO_PROFILE = "com.example.invalid.wifi"  # the configuration profile MDM installs at login
+DEMO_OLD_PROFILE = "com.example.invalid.vpn-legacy"  # and the one it removes
+DEMO_DMG = f"{HOME}/Downloads/ExampleTool.dmg"  # downloaded by Safari (quarantined), then mounted
+DEMO_DMG_VOLUME = "/Volumes/ExampleTool"
+DEMO_GATEKEEPER_OVERRIDE = f"{DEMO_DMG_VOLUME}/ExampleTool.app/Contents/MacOS/ExampleTool"  # "Open Anyway"
+DEMO_LAUNCH_AGENT_URL = "file://" + DEMO_LAUNCH_AGENT  # BTM's item: the payload is its instigator
+DEMO_STAGED_AGENT = "/private/tmp/com.apple.sysupdate.helper.plist"  # the payload writes it here...
+DEMO_RENAMED_AGENT = f"{HOME}/Library/LaunchAgents/com.apple.sysupdate.helper.plist"  # ...and mv moves it
+DEMO_RENAMED_AGENT_URL = "file://" + DEMO_RENAMED_AGENT  # BTM's item: mv had exited, instigator null
+DEMO_SOCKET = "/private/tmp/.sysupdate.sock"  # the adopted payload listens, its root helper connects
+DEMO_TCC_SERVICE = "kTCCServiceScreenCapture"  # granted to DEMO_PAYLOAD (by path) in System Settings
+DEMO_SYSTEM_SETTINGS = "/System/Applications/System Settings.app/Contents/MacOS/System Settings"
+DEMO_AUTHORIZATION_RIGHT = "system.privilege.admin"  # the payload's petition, granted
+DEMO_HIDDEN_ADMIN = "_sysupdate"  # the hidden admin account its root helper creates
+DEMO_INJECTOR_TARGET = DEMO_WEBCONTENT_LABEL  # get_task + remote_thread_create into the first WebContent
+DEMO_IT_USER, DEMO_IT_UID = "ituser", 502
+DEMO_SSH_FROM = "192.0.2.10"  # ituser's SSH and Screen Sharing (TEST-NET-1, RFC 5737)
+DEMO_SSH_GUESSING = "198.51.100.23"  # failed SSH logins (TEST-NET-2)
+DEMO_MALWARE = "MACOS.SYSUPDATE.EXAMPLE"  # XProtect's (made-up) name for the payload
+# Every event type the story shows at least once (the detection-relevant families).
+DEMO_TYPES = (
+    "exec", "fork", "exit", "open", "write", "close", "create", "rename", "unlink", "mmap", "mprotect", "iokit_open",
+    "signal", "setmode", "setowner", "setflags", "utimes", "setextattr", "deleteextattr", "mount", "unmount",
+    "uipc_bind", "uipc_connect", "xpc_connect", "get_task", "get_task_read", "get_task_inspect", "get_task_name",
+    "trace", "remote_thread_create", "proc_suspend_resume", "cs_invalidated", "setuid",
+    "btm_launch_item_add", "btm_launch_item_remove", "tcc_modify", "gatekeeper_user_override",
+    "xp_malware_detected", "xp_malware_remediated", "authentication", "authorization_petition",
+    "authorization_judgement", "sudo", "su", "login_login", "login_logout", "lw_session_login", "lw_session_logout",
+    "lw_session_lock", "lw_session_unlock", "openssh_login", "openssh_logout", "screensharing_attach",
+    "screensharing_detach", "profile_add", "profile_remove", "od_create_user", "od_modify_password", "od_group_add",
+    "od_attribute_set", "od_enable_user", "od_disable_user", "od_create_group", "od_group_set",
+    "od_attribute_value_add", "od_attribute_value_remove", "od_delete_group", "od_group_remove", "od_delete_user",
+)
 
 SHELL_PATH = ("/opt/homebrew/bin:/opt/homebrew/sbin:/Users/alice/.pyenv/shims:/Users/alice/.cargo/bin:"
               "/Users/alice/go/bin:/Users/alice/.nvm/versions/node/v22.9.0/bin:/usr/local/bin:/System/Cryptexes/App/usr/bin:"
@@ -162,12 +204,14 @@ def _after_exec(mac: Mac, p: Proc) -> None:
 
 
 def demo(mac: Mac, events: int) -> Iterator[None]:
-    """Boot, a desktop session, Safari, and a Terminal where a curl|sh dropper runs."""
+    """Boot, a desktop session, Safari and a disk image, a Terminal where a curl|sh dropper
+    persists, escalates and injects, an IT admin's visit, XProtect's catch, the clean-up."""
     rng = mac.rng
     noise = Noise(mac)
-    story_estimate = 330
+    story_estimate = 720
     budget = max(0, events - story_estimate)
-    share = iter((0.08, 0.10, 0.12, 0.10, 0.12, 0.10, 0.10))
+    share = iter((0.07, 0.08, 0.09, 0.08, 0.09, 0.08, 0.08, 0.08, 0.07, 0.07))
+    session: list[Proc] = []  # alice's GUI session: it ends when she logs out
 
     def churn() -> None:
         noise.run(int(budget * next(share, 0.0)))
@@ -192,6 +236,10 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         "tmp.spotlight.state", "psid.db", "reverseDirectoryStore", "dbStr-1.map.data", "dbStr-2.map.data")]
     noise.add(procs["com.apple.metadata.mds_stores"], 30, _pool_picker(mds_paths, 0.6, 4))
     noise.add(procs["com.apple.metadata.mds"], 8, _pool_picker(mds_paths[:8], 0.3))
+    mds_stores = procs["com.apple.metadata.mds_stores"]  # maps an index shared and writable
+    mac.open(mds_stores, mds_paths[0], FREAD | FWRITE)
+    mac.mmap(mds_stores, mds_paths[0], protection=3, max_protection=7, flags=0x1)
+    mac.close(mds_stores, mds_paths[0], modified=True, mapped_writable=True)
     tracev3 = [f"/private/var/db/diagnostics/Persist/{n:016X}.tracev3" for n in range(0x12A, 0x131)]
     uuidtext = [f"/private/var/db/uuidtext/{hex_id(rng, 2)}/{hex_id(rng, 30)}" for _ in range(40)]
     noise.add(procs["com.apple.logd"], 18, _pool_picker(
@@ -207,13 +255,17 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     churn()
     yield
 
-    # Login: alice's agents, in her audit session.
+    # Login at the console (opendirectoryd checks the password for loginwindow), then alice's agents.
     mac.sleep(6)
+    mac.authentication("od", True, _od_user("alice"), instigator=procs["com.apple.loginwindow"])
+    mac.lw_session("login", "alice", DEMO_GRAPHICAL_SESSION)
     for label, path, sid, args in DEMO_AGENTS:
         p = mac.launch_job(label, mac.image(path, sid), args, uid=ALICE, gid=GID_STAFF, asid=ALICE_ASID)
         _after_exec(mac, p)
         procs[label] = p
+        session.append(p)
         mac.sleep(rng.uniform(0.1, 0.8))
+    _login_housekeeping(mac, procs)
     user_prefs = [f"{HOME}/Library/Preferences/{n}.plist" for n in (
         ".GlobalPreferences", "com.apple.dock", "com.apple.finder", "com.apple.Spotlight", "com.apple.Terminal",
         "com.apple.Safari", "com.apple.HIToolbox", "com.apple.LaunchServices/com.apple.launchservices.secure",
@@ -257,6 +309,8 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     noise.add(safari, 4, _pool_picker([f"{HOME}/Library/Safari/{n}" for n in (
         "History.db", "History.db-wal", "Bookmarks.plist", "LastSession.plist", "CloudTabs.db")], 0.4))
     procs[DEMO_SAFARI_LABEL] = safari
+    session += [safari, networking, *contents]
+    _disk_image(mac, safari, procs, session)
     churn()
     yield
 
@@ -277,6 +331,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     _after_exec(mac, login)
     mac.open(login, "/private/etc/pam.d/login", FREAD)
     mac.close(login, "/private/etc/pam.d/login")
+    mac.login("login", login, "alice", ALICE)
     zsh = mac.fork(login, new_session=False)
     zsh.user(ALICE, GID_STAFF)
     zsh.pgid = zsh.pid
@@ -288,6 +343,13 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         mac.open(zsh, rc, FREAD | O_CLOEXEC)
         mac.close(zsh, rc)
     zsh_tools(mac, zsh, env0)
+    session.append(terminal)
+    # The disk image's tool was fine: alice strips its quarantine flag for good.
+    xattr = mac.spawn(zsh, mac.image("/usr/bin/xattr", "com.apple.xattr"),
+                      ["xattr", "-d", "com.apple.quarantine", DEMO_DMG], last_command(env0, "/usr/bin/xattr"),
+                      new_group=True)
+    mac.deleteextattr(xattr, DEMO_DMG, "com.apple.quarantine")
+    mac.exit(xattr, 0)
     churn()
     yield
 
@@ -334,7 +396,23 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     mac.open(run, DEMO_LAUNCH_AGENT, FWRITE | O_CREAT | O_TRUNC)
     mac.write(run, DEMO_LAUNCH_AGENT, 612)
     mac.close(run, DEMO_LAUNCH_AGENT, modified=True)
+    #    Background Task Management learns of the agent; the payload is the instigator.
+    mac.btm_launch_item("add", DEMO_LAUNCH_AGENT_URL, executable_path=DEMO_PAYLOAD, instigator=run)
+    #    It backdates the plist and hides it (utimes, chflags hidden), and stages a second one.
+    backdated = mac.now - 400 * 86_400 * 10**9
+    mac.utimes(run, DEMO_LAUNCH_AGENT, backdated, backdated)
+    mac.setflags(run, DEMO_LAUNCH_AGENT, k.UF_HIDDEN)
+    mac.create(run, DEMO_STAGED_AGENT, 0o644, new_path=True)
+    mac.open(run, DEMO_STAGED_AGENT, FWRITE | O_CREAT | O_TRUNC)
+    mac.write(run, DEMO_STAGED_AGENT, 588)
+    mac.close(run, DEMO_STAGED_AGENT, modified=True)
     mac.exit(run, 0)
+    # 3b. mv /tmp/com.apple.sysupdate.helper.plist ~/Library/LaunchAgents/: a rename, nothing written there.
+    mv = mac.spawn(sh, mac.image("/bin/mv", "com.apple.mv"),
+                   ["mv", "/tmp/com.apple.sysupdate.helper.plist", f"{HOME}/Library/LaunchAgents/"], env_sh)
+    mac.rename(mv, DEMO_STAGED_AGENT, DEMO_RENAMED_AGENT)
+    mac.exit(mv, 0)
+    mac.btm_launch_item("add", DEMO_RENAMED_AGENT_URL, executable_path=DEMO_PAYLOAD, instigator=mv)
     # 4. nohup it in the background; sh exits and launchd adopts the child
     bg = mac.spawn(sh, mac.image("/usr/bin/nohup", "com.apple.nohup"), ["nohup", DEMO_PAYLOAD_ARG, "--daemon"], env_sh)
     mac.exec(bg, payload_img, [DEMO_PAYLOAD_ARG, "--daemon"], env_sh, dyld_exec_path=DEMO_PAYLOAD_ARG)
@@ -348,6 +426,8 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
                    "IOService:/AppleARMPE/arm-io@10F00000/AppleT810xIO/mtp@D400000/AppleMTPHIDTransport/trackpad")
     mac.create(bg, DEMO_KEYLOG, 0o600)
     noise.add(bg, 2, lambda r: (DEMO_KEYLOG, 1))
+    settings = _screen_recording_grant(mac, bg, session)
+    _escalate(mac, bg, payload_img, safari, contents[0])
     churn()
     yield
 
@@ -363,12 +443,17 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
              [clt, "-c", "import sys; print(sys.argv[1:])", DEMO_SECRETS[0], "--user=alice"], py_env)
     _after_exec(mac, py)
     mac.exit(py, 0)
+    _sudo_and_su(mac, zsh, env0)
     churn()
     yield
 
     # runningboardd reclaims a background WebContent process.
     mac.sleep(12)
     victim = contents[-1]
+    mac.proc_suspend_resume(procs["com.apple.runningboardd"], victim, k.SUSPEND)
+    mac.sleep(3)
+    mac.proc_suspend_resume(procs["com.apple.runningboardd"], victim, k.RESUME)
+    mac.sleep(5)
     mac.signal(procs["com.apple.runningboardd"], victim, 9)
     mac.exit(victim, signal=9)
     # Safari's networking process talks to a device, as apps do.
@@ -377,6 +462,42 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
                    "IOService:/IOResources/IOSurfaceRoot")
     mac.iokit_open(procs["com.apple.WindowServer"], "AppleUpstreamUserClient", 0, 0x1000_0a12,
                    "IOService:/AppleARMPE/arm-io@10F00000/AppleT810xIO/dcp@A0000000/AppleDCP")
+    churn()
+    yield
+
+    # An IT admin visits over SSH (after someone else's guessing) and Screen Sharing.
+    mac.sleep(20)
+    _it_visit(mac, rng)
+    churn()
+    yield
+
+    # alice steps away: the screen locks; her Apple Watch unlocks it.
+    mac.sleep(15)
+    mac.lw_session("lock", "alice", DEMO_GRAPHICAL_SESSION)
+    mac.sleep(90)
+    mac.authentication("auto_unlock", True, {"username": "alice", "type": u.AUTO_UNLOCK_MACHINE})
+    mac.lw_session("unlock", "alice", DEMO_GRAPHICAL_SESSION)
+    churn()
+    yield
+
+    # XProtect catches the payload: detection, SIGKILL, deletion, remediation.
+    mac.sleep(10)
+    _xprotect(mac, rng, bg)
+    # alice cleans up: the agents (BTM sees them go), the TCC grant, the hidden admin.
+    mac.sleep(30)
+    _clean_up(mac, zsh, env0, terminal)
+    churn()
+    yield
+
+    # She closes Terminal (login reports the logout) and logs out of the session.
+    mac.sleep(20)
+    mac.exit(zsh, 0)
+    mac.login("logout", login, "alice", ALICE)
+    mac.exit(login, 0)
+    mac.lw_session("logout", "alice", DEMO_GRAPHICAL_SESSION)
+    for p in session + [settings]:
+        if p.alive:
+            mac.exit(p, 0)
     churn()
     yield
     while mac.emitted < events:
@@ -412,3 +533,263 @@ def zsh_tools(mac: Mac, zsh: Proc, env: tuple) -> None:
                 mac.close(p, f)
         mac.exit(p, 0)
         mac.sleep(mac.rng.uniform(1, 4))
+
+
+# -- the demo's security acts -------------------------------------------------------------------
+
+SUDO = ("/usr/bin/sudo", "com.apple.sudo")
+SYSADMINCTL = ("/usr/sbin/sysadminctl", "com.apple.sysadminctl")
+DSCL = ("/usr/bin/dscl", "com.apple.dscl")
+DSEDITGROUP = ("/usr/sbin/dseditgroup", "com.apple.dseditgroup")
+
+
+def _od_user(name: str) -> dict:
+    """An OpenDirectory password check of a local user (authentication's od arm)."""
+    return {"record_type": "Users", "record_name": name, "node_name": u.LOCAL_NODE, "db_path": u.LOCAL_DB}
+
+
+def _member(name: str) -> dict:
+    return {"member_type": u.OD_MEMBER_USER_NAME, "member_value": name}
+
+
+def _tool(mac: Mac, parent: Proc, tool: tuple, args: list[str], env=None, **kw) -> Proc:
+    """``parent`` runs a command-line tool (posix_spawn: a fork and an exec)."""
+    return mac.spawn(parent, mac.image(*tool), args, env if env is not None else parent.env, **kw)
+
+
+def _login_housekeeping(mac: Mac, procs: dict) -> None:
+    """cfprefsd's atomic save (a rename onto the old plist) and MDM's profiles after login."""
+    rng = mac.rng
+    cfprefsd = procs["com.apple.cfprefsd.xpc.agent"]
+    dock = f"{HOME}/Library/Preferences/com.apple.dock.plist"
+    mac.file(dock)
+    temp = f"{dock}.sb-{hex_id(rng, 8).lower()}-{hex_id(rng, 6)}"
+    mac.create(cfprefsd, temp, 0o600)
+    mac.open(cfprefsd, temp, FWRITE | O_CREAT | O_CLOEXEC)
+    mac.write(cfprefsd, temp, 4096)
+    mac.close(cfprefsd, temp, modified=True)
+    mac.rename(cfprefsd, temp, dock)
+    mdm = mac.launch_job("com.apple.mdmclient.daemon", mac.image("/usr/libexec/mdmclient", "com.apple.mdmclient"),
+                         ["/usr/libexec/mdmclient", "daemon"])
+    _after_exec(mac, mdm)
+    org = "Example Org (example.invalid)"
+    mac.profile("add", DEMO_PROFILE, uuid_of(rng), display_name="Example Wi-Fi", organization=org, instigator=mdm)
+    mac.profile("remove", DEMO_OLD_PROFILE, uuid_of(rng), display_name="Legacy VPN", organization=org,
+                instigator=mdm)
+
+
+def _disk_image(mac: Mac, safari: Proc, procs: dict, session: list) -> None:
+    """Safari downloads a disk image (quarantined); it is mounted; Gatekeeper blocks its unnotarized
+    app and alice clicks Open Anyway; she runs it and ejects the disk."""
+    rng = mac.rng
+    mac.dir(f"{HOME}/Downloads")
+    mac.create(safari, DEMO_DMG, 0o644, new_path=True)
+    mac.open(safari, DEMO_DMG, FWRITE | O_CREAT | O_TRUNC)
+    for _ in range(4):
+        mac.write(safari, DEMO_DMG, 262_144)
+    mac.close(safari, DEMO_DMG, modified=True)
+    mac.setextattr(safari, DEMO_DMG, "com.apple.quarantine")
+    mac.setextattr(safari, DEMO_DMG, "com.apple.metadata:kMDItemWhereFroms")
+    mac.sleep(4)
+    volume = k.Volume(DEMO_DMG_VOLUME, "/dev/disk4s1", "hfs", k.MNT_RDONLY | k.MNT_NOSUID | k.MNT_NODEV
+                      | k.MNT_QUARANTINE | k.MNT_LOCAL | k.MNT_JOURNALED | k.MNT_IGNORE_OWNERSHIP, owner=ALICE,
+                      blocks=2_400, free=310, files=57)
+    arbitration = procs["com.apple.diskarbitrationd"]
+    mac.mount(arbitration, volume, k.DISPOSITION_VIRTUAL)
+    tool = mac.image(DEMO_GATEKEEPER_OVERRIDE, "com.example.invalid.exampletool", "EXAMPLE4TL", "devid")
+    mac.sleep(6)
+    mac.gatekeeper_user_override(DEMO_GATEKEEPER_OVERRIDE, sha256=hex_id(rng, 64), signing=tool)
+    app = mac.launch_job("application.com.example.invalid.exampletool.2741630.2741637", tool, uid=ALICE,
+                         gid=GID_STAFF, asid=ALICE_ASID)
+    _after_exec(mac, app)
+    mac.sleep(8)
+    mac.exit(app, 0)
+    mac.unmount(arbitration, volume)
+
+
+def _screen_recording_grant(mac: Mac, bg: Proc, session: list) -> Proc:
+    """The adopted payload listens on a socket, asks tccd for screen recording, and alice grants it
+    in System Settings (tcc_modify: instigator System Settings, identity the payload's path)."""
+    mac.uipc_bind(bg, DEMO_SOCKET, 0o777)
+    mac.xpc_connect(bg, "com.apple.tccd", u.XPC_DOMAIN_GUI)
+    mac.sleep(9)
+    settings = mac.launch_job("application.com.apple.systempreferences.2741655.2741662",
+                              mac.image(DEMO_SYSTEM_SETTINGS, "com.apple.systempreferences"), uid=ALICE,
+                              gid=GID_STAFF, asid=ALICE_ASID)
+    _after_exec(mac, settings)
+    session.append(settings)
+    mac.sleep(5)
+    mac.tcc_modify(DEMO_TCC_SERVICE, DEMO_PAYLOAD, identity_type=u.TCC_IDENTITY_PATH, update_type=u.TCC_CREATE,
+                   right=u.TCC_ALLOWED, reason=u.TCC_USER_SET, instigator=settings, responsible=settings)
+    # It patches its own code: a page made writable and executable, then CS_VALID goes.
+    mac.mprotect(bg, 0x1_0400_0000, 0x4000, 7)
+    mac.cs_invalidated(bg)
+    return settings
+
+
+def _escalate(mac: Mac, bg: Proc, payload_img, safari: Proc, webcontent: Proc) -> None:
+    """An admin-rights prompt the payload petitions and alice approves; its root helper (the
+    payload again, through security_authtrampoline) makes itself setuid root, creates a hidden
+    admin, and injects a thread into a WebContent process."""
+    mac.sleep(4)
+    mac.authorization("petition", bg, rights=(DEMO_AUTHORIZATION_RIGHT,), flags=0x3)  # interaction, extend rights
+    host = mac.launch_job("com.apple.security.authhost", mac.image(
+        "/System/Library/Frameworks/Security.framework/Versions/A/MachServices/authorizationhost.bundle/"
+        "Contents/MacOS/authorizationhost", "com.apple.authorizationhost"), uid=92, gid=92)
+    mac.sleep(7)
+    mac.authentication("od", True, _od_user("alice"), instigator=host)
+    mac.authorization("judgement", bg, results=((DEMO_AUTHORIZATION_RIGHT, u.RULE_USER, True),))
+    helper = mac.fork(bg)
+    mac.exec(helper, mac.image("/usr/libexec/security_authtrampoline", "com.apple.security_authtrampoline"),
+             ["/usr/libexec/security_authtrampoline", DEMO_PAYLOAD_ARG, "auth 7", "--install"], setuid=0)
+    mac.set_credentials(helper, "setuid", uid=0)
+    mac.exec(helper, payload_img, [DEMO_PAYLOAD_ARG, "--install"], dyld_exec_path=DEMO_PAYLOAD_ARG)
+    mac.uipc_connect(helper, DEMO_SOCKET)
+    mac.setowner(helper, DEMO_PAYLOAD, 0, 0)
+    mac.setmode(helper, DEMO_PAYLOAD, 0o4755)
+    add = _tool(mac, helper, SYSADMINCTL, ["sysadminctl", "-addUser", DEMO_HIDDEN_ADMIN, "-password", "-", "-admin"])
+    mac.od("create_user", add, {"user_name": DEMO_HIDDEN_ADMIN})
+    mac.od("modify_password", add, {"account_type": u.OD_ACCOUNT_USER, "account_name": DEMO_HIDDEN_ADMIN})
+    mac.od("group_add", add, {"group_name": "admin", "member": _member(DEMO_HIDDEN_ADMIN)})
+    mac.exit(add, 0)
+    hide = _tool(mac, helper, DSCL, ["dscl", ".", "-create", f"/Users/{DEMO_HIDDEN_ADMIN}", "IsHidden", "1"])
+    mac.od("attribute_set", hide, {"record_type": u.OD_RECORD_USER, "record_name": DEMO_HIDDEN_ADMIN,
+                                   "attribute_name": "IsHidden", "attribute_value_count": 1,
+                                   "attribute_values": ["1"]})
+    mac.exit(hide, 0)
+    enable = _tool(mac, helper, ("/usr/bin/pwpolicy", "com.apple.pwpolicy"),
+                   ["pwpolicy", "-u", DEMO_HIDDEN_ADMIN, "-enableuser"])
+    mac.od("enable_user", enable, {"user_name": DEMO_HIDDEN_ADMIN})
+    mac.exit(enable, 0)
+    for kind in ("get_task_name", "get_task_inspect", "get_task_read"):
+        mac.get_task(helper, safari, kind=kind)
+    mac.trace(helper, webcontent)
+    mac.get_task(helper, webcontent, type=k.GET_TASK_FOR_PID)
+    mac.remote_thread_create(helper, webcontent)
+    mac.exit(helper, 0)
+
+
+def _sudo_and_su(mac: Mac, zsh: Proc, env: tuple) -> None:
+    """``sudo launchctl list`` with Touch ID (pam_tid), then a failed ``su - ituser``."""
+    mac.sleep(12)
+    sudo = _tool(mac, zsh, SUDO, ["sudo", "launchctl", "list"], last_command(env, SUDO[0]), new_group=True,
+                 setuid=0)
+    mac.authentication("touchid", True, {"touchid_mode": 0, "uid": ALICE}, instigator=sudo)
+    mac.sudo(sudo, True, command="/bin/launchctl list", from_uid=ALICE, from_username="alice")
+    launchctl = _tool(mac, sudo, ("/bin/launchctl", "com.apple.xpc.launchctl"), ["launchctl", "list"])
+    mac.exit(launchctl, 0)
+    mac.exit(sudo, 0)
+    mac.sleep(6)
+    su = _tool(mac, zsh, ("/usr/bin/su", "com.apple.su"), ["su", "-", DEMO_IT_USER], last_command(env, "/usr/bin/su"),
+               new_group=True, setuid=0)
+    mac.sleep(4)
+    mac.authentication("od", False, _od_user(DEMO_IT_USER), instigator=su)
+    mac.su(su, False, from_uid=ALICE, from_username="alice", to_uid=None, to_username=None,
+           failure_message="Sorry")
+    mac.exit(su, 1)
+
+
+def _sshd(mac: Mac) -> Proc:
+    """launchd starts one sshd per connection (inetd style)."""
+    sshd = mac.launch_job("com.openssh.sshd", mac.image("/usr/sbin/sshd", "com.apple.sshd"), ["/usr/sbin/sshd", "-i"])
+    _after_exec(mac, sshd)
+    return sshd
+
+
+def _it_visit(mac: Mac, rng) -> None:
+    """Password guessing over SSH from 198.51.100.23; ituser logs in from 192.0.2.10, runs an
+    onboarding script with sudo (OpenDirectory changes), and helps alice over Screen Sharing."""
+    guesser = _sshd(mac)
+    mac.openssh("login", guesser, DEMO_SSH_GUESSING, "admin", None, success=False, result=u.SSH_INVALID_USER)
+    for _ in range(2):
+        mac.sleep(rng.uniform(1, 3))
+        mac.openssh("login", guesser, DEMO_SSH_GUESSING, "alice", None, success=False,
+                    result=u.SSH_AUTH_FAIL_PASSWD)
+    mac.exit(guesser, 255)
+    mac.sleep(40)
+    sshd = _sshd(mac)
+    mac.openssh("login", sshd, DEMO_SSH_FROM, DEMO_IT_USER, DEMO_IT_UID)
+    shell = mac.fork(sshd, new_session=True)
+    shell.user(DEMO_IT_UID, GID_STAFF)
+    home = f"/Users/{DEMO_IT_USER}"
+    env = (f"USER={DEMO_IT_USER}", f"LOGNAME={DEMO_IT_USER}", f"HOME={home}", "SHELL=/bin/zsh",
+           "PATH=/usr/bin:/bin:/usr/sbin:/sbin", f"SSH_CLIENT={DEMO_SSH_FROM} 52144 22",
+           f"SSH_CONNECTION={DEMO_SSH_FROM} 52144 192.0.2.50 22", "TERM=xterm-256color")
+    mac.exec(shell, mac.image("/bin/zsh", "com.apple.zsh"), ["-zsh"], env, cwd=mac.dir(home))
+    script = f"{home}/onboard.sh"
+    sudo = _tool(mac, shell, SUDO, ["sudo", "/bin/zsh", script], new_group=True, setuid=0)
+    mac.authentication("od", True, _od_user(DEMO_IT_USER), instigator=sudo)
+    mac.sudo(sudo, True, command=f"/bin/zsh {script}", from_uid=DEMO_IT_UID, from_username=DEMO_IT_USER)
+    root = _tool(mac, sudo, ("/bin/zsh", "com.apple.zsh"), ["/bin/zsh", script])
+    root.user(0, GID_WHEEL)
+    for tool, args, kind, fields in (
+        (SYSADMINCTL, ["sysadminctl", "-guestAccount", "off"], "disable_user", {"user_name": "Guest"}),
+        (DSEDITGROUP, ["dseditgroup", "-o", "create", "-r", "Example developers", "example-devs"], "create_group",
+         {"group_name": "example-devs"}),
+        (DSCL, ["dscl", ".", "-create", "/Groups/example-devs", "GroupMembership", "alice", DEMO_IT_USER], "group_set",
+         {"group_name": "example-devs", "members": {"member_type": u.OD_MEMBER_USER_NAME, "member_count": 2,
+                                                    "member_array": ["alice", DEMO_IT_USER]}}),
+        (DSCL, ["dscl", ".", "-append", "/Users/alice", "Comment", "example-devs"], "attribute_value_add",
+         {"record_type": u.OD_RECORD_USER, "record_name": "alice", "attribute_name": "Comment",
+          "attribute_value": "example-devs"}),
+        (DSCL, ["dscl", ".", "-delete", "/Users/alice", "Comment", "contractor"], "attribute_value_remove",
+         {"record_type": u.OD_RECORD_USER, "record_name": "alice", "attribute_name": "Comment",
+          "attribute_value": "contractor"}),
+        (DSEDITGROUP, ["dseditgroup", "-o", "delete", "old-contractors"], "delete_group",
+         {"group_name": "old-contractors"}),
+    ):
+        p = _tool(mac, root, tool, args)
+        mac.od(kind, p, fields)
+        mac.exit(p, 0)
+    mac.exit(root, 0)
+    mac.exit(sudo, 0)
+    mac.sleep(25)
+    screensharingd = mac.reporter("screensharingd")
+    mac.authentication("token", True, {"pubkey_hash": hex_id(rng, 40), "token_id": "com.example.invalid.piv:"
+                                       + hex_id(rng, 12), "kerberos_principal": None}, instigator=screensharingd)
+    mac.screensharing("attach", DEMO_GRAPHICAL_SESSION, address=DEMO_SSH_FROM, auth_type="smartcard",
+                      auth_username=DEMO_IT_USER, session_username="alice", existing_session=True)
+    mac.sleep(75)
+    mac.screensharing("detach", DEMO_GRAPHICAL_SESSION, address=DEMO_SSH_FROM)
+    mac.exit(shell, 0)
+    mac.openssh("logout", sshd, DEMO_SSH_FROM, DEMO_IT_USER, DEMO_IT_UID)
+    mac.exit(sshd, 0)
+
+
+def _xprotect(mac: Mac, rng, bg: Proc) -> None:
+    """XProtect detects the payload, kills the adopted process, deletes the binary, and says so."""
+    incident, version = uuid_of(rng), "5312"
+    mac.xp_malware_detected(DEMO_MALWARE, incident, DEMO_PAYLOAD, DEMO_PAYLOAD, version)
+    xprotect = mac.reporter("XProtect")
+    mac.signal(xprotect, bg, 9)
+    mac.exit(bg, signal=9)
+    mac.unlink(xprotect, DEMO_PAYLOAD)
+    mac.xp_malware_remediated(DEMO_MALWARE, incident, action="path_delete", success=True,
+                              description="Remediated: process killed, file deleted", path=DEMO_PAYLOAD,
+                              process=bg, signature_version=version)
+
+
+def _clean_up(mac: Mac, zsh: Proc, env: tuple, terminal: Proc) -> None:
+    """rm of both agents (BTM sees them go), ``tccutil reset ScreenCapture``, and ``sudo
+    sysadminctl -deleteUser _sysupdate`` (out of admin, then deleted)."""
+    rm = _tool(mac, zsh, ("/bin/rm", "com.apple.rm"), ["rm", DEMO_LAUNCH_AGENT, DEMO_RENAMED_AGENT],
+               last_command(env, "/bin/rm"), new_group=True)
+    for path, url in ((DEMO_LAUNCH_AGENT, DEMO_LAUNCH_AGENT_URL), (DEMO_RENAMED_AGENT, DEMO_RENAMED_AGENT_URL)):
+        mac.unlink(rm, path)
+        mac.btm_launch_item("remove", url)
+    mac.exit(rm, 0)
+    tccutil = _tool(mac, zsh, ("/usr/bin/tccutil", "com.apple.tccutil"), ["tccutil", "reset", "ScreenCapture"],
+                    last_command(env, "/usr/bin/tccutil"), new_group=True)
+    mac.tcc_modify(DEMO_TCC_SERVICE, DEMO_PAYLOAD, identity_type=u.TCC_IDENTITY_PATH, update_type=u.TCC_DELETE,
+                   right=u.TCC_DENIED, reason=u.TCC_USER_SET, instigator=tccutil, responsible=terminal)
+    mac.exit(tccutil, 0)
+    sudo = _tool(mac, zsh, SUDO, ["sudo", "sysadminctl", "-deleteUser", DEMO_HIDDEN_ADMIN],
+                 last_command(env, SUDO[0]), new_group=True, setuid=0)
+    mac.authentication("touchid", True, {"touchid_mode": 0, "uid": ALICE}, instigator=sudo)
+    mac.sudo(sudo, True, command=f"/usr/sbin/sysadminctl -deleteUser {DEMO_HIDDEN_ADMIN}", from_uid=ALICE,
+             from_username="alice")
+    delete = _tool(mac, sudo, SYSADMINCTL, ["sysadminctl", "-deleteUser", DEMO_HIDDEN_ADMIN])
+    mac.od("group_remove", delete, {"group_name": "admin", "member": _member(DEMO_HIDDEN_ADMIN)})
+    mac.od("delete_user", delete, {"user_name": DEMO_HIDDEN_ADMIN})
+    mac.exit(delete, 0)
+    mac.exit(sudo, 0)

@@ -76,7 +76,7 @@ class FileNode:
     """A file or directory: path and stat, rendered as eslogger's file object."""
 
     __slots__ = ("path", "ino", "dev", "mode", "uid", "gid", "size", "flags", "nlink", "rdev",
-                 "birth", "mtime", "ctime", "atime", "renders", "grown")
+                 "birth", "mtime", "ctime", "atime", "renders", "grown", "gen")
 
     def __init__(self, path: str, ino: int, mode: int, uid: int, gid: int, size: int, t_ns: int,
                  flags: int = 0, rdev: int = 0, nlink: int = 1):
@@ -88,6 +88,7 @@ class FileNode:
         self.birth = self.mtime = self.ctime = self.atime = t_ns
         self.renders: list[bytes] = []
         self.grown = 0  # bytes written but not yet in the stat (Mac(live_stat=False))
+        self.gen = 0  # bumped by every change: renderings that embed this file know they are stale
 
     def stat(self) -> dict:
         return {
@@ -107,6 +108,7 @@ class FileNode:
         if self.grown:
             self.size += self.grown
             self.grown = 0
+        self.gen += 1
         self.renders.clear()
 
 
@@ -148,7 +150,8 @@ class Proc:
 
     __slots__ = ("pid", "pidversion", "ppid", "original_ppid", "pgid", "sid", "auid", "euid", "egid",
                  "ruid", "rgid", "asid", "image", "tty", "start_ns", "parent", "resp_token", "is_es_client",
-                 "cwd", "env", "threads", "children", "alive", "renders", "label", "execs", "cs_invalid")
+                 "cwd", "env", "threads", "children", "alive", "renders", "label", "execs", "cs_invalid",
+                 "exe_gen")
 
     def __init__(self, pid: int, pidversion: int, image: Image, start_ns: int, parent: "Proc | None"):
         self.pid, self.pidversion, self.image, self.start_ns, self.parent = pid, pidversion, image, start_ns, parent
@@ -169,6 +172,7 @@ class Proc:
         self.label: str | None = None  # launchd job label, for scenario bookkeeping
         self.execs = 0
         self.cs_invalid = False  # CS_VALID cleared (cs_invalidated) since its exec
+        self.exe_gen = 0  # the executable's FileNode.gen when ``renders`` were made
 
     def token(self) -> tuple:
         """(auid, euid, egid, ruid, rgid, pid, asid, pidversion): eslogger's array order."""
@@ -300,6 +304,9 @@ class Mac(KernelEvents, UserspaceEvents):
         return self.variants.pick(f.renders, f.obj, self.style)
 
     def render_proc(self, p: Proc, version: int, form: str) -> bytes:
+        if p.exe_gen != p.image.file.gen:  # its executable's stat changed (chmod, chown...)
+            p.renders.clear()
+            p.exe_gen = p.image.file.gen
         key = (version, form)
         cache = p.renders.get(key)
         if cache is None:
