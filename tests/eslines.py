@@ -65,7 +65,7 @@ def _default(node, version: int, form: str, gate: str | None):
     if t == "bool":
         return False
     if t in ("string", "string(hex)"):
-        return "AB" if t == "string(hex)" else "x"
+        return CDHASH if t == "string(hex)" else "x"  # 40 hex digits: a valid cdhash
     if t == "string(time)":
         return TIME
     if t.startswith("array"):
@@ -113,8 +113,9 @@ def body(event: str, values: dict | None = None, *, version: int = 10, form: str
 
 
 def message(event: str, values: dict | None = None, *, version: int = 10, form: str = "object",
-            actor: dict | None = None, seq: int = 0) -> dict:
-    """A whole eslogger message of ``event``, checked by the validator."""
+            actor: dict | None = None, seq: int = 0, gseq: int | None = None) -> dict:
+    """A whole eslogger message of ``event``, checked by the validator (``seq``: seq_num, ``gseq``:
+    global_seq_num, the same unless given)."""
     msg = {
         "version": version, "time": TIME, "mach_time": 1000 + seq, "schema_version": 1,
         "process": actor or process("/usr/libexec/actor", 300, 30, form=form, version=version),
@@ -125,11 +126,12 @@ def message(event: str, values: dict | None = None, *, version: int = 10, form: 
         msg["seq_num"] = seq
     if version >= 4:
         msg["thread"] = {"thread_id": 9000}
-        msg["global_seq_num"] = seq
+        msg["global_seq_num"] = seq if gseq is None else gseq
     errors = check(msg)
     assert not errors, f"{event} v{version} {form}: {errors}"
     return msg
 
 
 def line(event: str, values: dict | None = None, **kw) -> bytes:
-    return json.dumps(message(event, values, **kw)).encode()
+    """:func:`message` as one compact JSON line, as eslogger writes it."""
+    return json.dumps(message(event, values, **kw), separators=(",", ":")).encode()

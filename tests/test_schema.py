@@ -80,6 +80,12 @@ def test_an_event_table_without_the_pipeline_groups_is_refused():
      "option"),
     ('name = "other"', "file name"),
     ('name = "t"\ngroups = ["nope"]', "group"),
+    ('name = "t"\nevent = "link"\ngroups = []\n[[columns]]\nname = "a"\ntype = "TEXT"\nsource = "x"\n'
+     'transform = "path_join"\ndescription = "x"', "path_join joins exactly two sources"),
+    ('name = "t"\nevent = "xp_malware_remediated"\ngroups = []\n[[columns]]\nname = "r"\ntype = "PROCESS"\n'
+     'token = "remediated_process_audit_token"\ndescription = "x"', "only a token"),
+    ('name = "t"\nevent = "signal"\ngroups = []\n[[columns]]\nname = "r"\ntype = "PROCESS"\n'
+     'description = "x"', "needs a source or a token"),
 ])
 def test_broken_specs_name_the_problem(text, msg):
     with pytest.raises(SpecError, match=msg):
