@@ -148,8 +148,8 @@ FAMILIES = [
      {"signature_version": "5300", "malware_identifier": "OSX.Evil", "incident_identifier": "I-1",
       "detected_path": "/Applications/Evil.app", "detected_executable": "/Applications/Evil.app/Contents/MacOS/Evil"},
      10),
-    ("xp_detected_v9", "xp_malware_detected",  # a v10 field in a v9 message is not read
-     {"detected_path": "/Applications/Evil.app", "detected_executable": "/Applications/Evil.app/Contents/MacOS/Evil"},
+    ("xp_detected_v9", "xp_malware_detected",  # a v10 field: absent in a v9 message (Apple's header), NULL
+     {"detected_path": "/Applications/Evil.app"},
      {"detected_path": "/Applications/Evil.app", "detected_executable": None}, 9),
     ("xp_remediated", "xp_malware_remediated",
      {"malware_identifier": "OSX.Evil", "action_type": "path_delete", "success": True, "result_description": "ok",
