@@ -126,8 +126,8 @@ def test_demo_validates_and_matches_the_bundled_recording(demo):
 
 @pytest.mark.parametrize("version", [*range(1, 12), "mixed"])
 def test_every_version_validates(version):
-    for scenario, events in (("demo", 360), ("bench", 150), ("types", 250)):
-        c = generate(scenario, events=events, seed=3, version=version)
+    for scenario, events, form in (("demo", 360, "object"), ("bench", 150, "array"), ("types", 250, "mixed")):
+        c = generate(scenario, events=events, seed=3, version=version, token_form=form)
         assert_valid(c.lines, f"{scenario} v{version}")
         msgs = messages(c.lines)
         versions = {m["version"] for m in msgs}
