@@ -411,6 +411,15 @@ def test_gap_truth_matches_recount():
         assert sum(truth.lost[client].values()) == truth.lost_global[client]
 
 
+def test_truth_matches_recount_over_every_type_and_five_clients():
+    c = generate("types", events=2500, seed=12, version=(8, 10, 11), token_form="mixed", clients="default",
+                 gaps=12, repeats=3, garbage=9)
+    assert set(c.spec.clients) == {"process", "file", "memory", "device", "security"}
+    assert sorted(t for types in c.spec.clients.values() for t in types) == sorted(SHORT.values())
+    assert c.truth.lost_global["security"] > 0 and c.truth.messages["security"]["btm_launch_item_add"]
+    assert_truth_matches_recount(c)
+
+
 def test_gaps_on_the_demo_and_a_per_client_mapping():
     c = generate("demo", seed=1, version=10, clients="default", gaps={"file": 30, "process": 3})
     assert c.truth.lost_global["memory"] == c.truth.lost_global["device"] == 0
@@ -633,6 +642,10 @@ def test_determinism():
     assert a.lines == b.lines and a.truth == b.truth
     assert list(a.iter_lines()) == a.lines  # iterating again regenerates the same bytes
     assert generate("bench", events=400, seed=10).lines != generate("bench", events=400, seed=9).lines
+    for scenario, events in (("demo", None), ("types", 500)):  # every scenario, not just bench
+        first = generate(scenario, events=events, seed=4, version="mixed", token_form="mixed").lines
+        assert first == generate(scenario, events=events, seed=4, version="mixed", token_form="mixed").lines
+        assert first != generate(scenario, events=events, seed=5, version="mixed", token_form="mixed").lines
 
 
 def test_rendering_options():
