@@ -310,14 +310,35 @@ class _Gen:
             self.access(depth + 1, var, path)
 
 
+# Generated code per (layout, enums) object pair (a layout holds its spec): compiling is
+# the costly part and every pipeline (a reload, each test) builds ~100 extractors from the
+# same kinds; only ``context_of`` differs.  Keyed by identity, checked on a hit.
+_COMPILED: dict[tuple[int, int], tuple] = {}
+
+
 def compile_generic(spec: TableSpec, layout: RowLayout, enums: dict[str, Enum], context_of: Callable):
     """The extractor of a table declared only by sources (see the module docstring).
 
     ``context_of`` interns a decoded process (the pipeline's ``ProcessPool.get``), so an
     instigator or target that acts in other events shares its context.
     """
+    key = (id(layout), id(enums))
+    hit = _COMPILED.get(key)
+    if hit is None or hit[0] is not layout or hit[1] is not enums or layout.spec is not spec:
+        if len(_COMPILED) >= 1024:
+            _COMPILED.clear()
+        hit = _COMPILED[key] = (layout, enums, *_generate(spec, layout, enums))
+    _, _, code, src, consts = hit
+    env = {**consts, "context_of": context_of}
+    exec(code, env)  # the source is built from validated declarations only
+    fn = env["extract"]
+    fn.source = src
+    return fn
+
+
+def _generate(spec: TableSpec, layout: RowLayout, enums: dict[str, Enum]) -> tuple:
+    """(code object, source, the constants it closes over) of a generic extractor."""
     g = _Gen(spec)
-    g.env["context_of"] = context_of
     cols = {c.name: c for c in spec.own_columns}
     processes: dict[tuple, str] = {}  # (source, since) -> variable holding its context
     # Whether a process needs its interned context (path, signing...) or only its token's ids,
@@ -375,11 +396,7 @@ def compile_generic(spec: TableSpec, layout: RowLayout, enums: dict[str, Enum], 
     objs = "".join(f"{g.vars[n]}, " for n in layout.own_objs)
     g.emit(0, f"return None, ({ints}), ({objs})")
     src = "def extract(msg, ev, actor, users):\n    version = msg.version\n" + "\n".join(g.lines) + "\n"
-    code = compile(src, f"<extractor {spec.name}>", "exec")
-    exec(code, g.env)  # the source is built from validated declarations only
-    fn = g.env["extract"]
-    fn.source = src
-    return fn
+    return compile(src, f"<extractor {spec.name}>", "exec"), src, g.env
 
 
 _CTX_ATTR = {"path": "path", "signing_id": "signing_id", "team_id": "team_id", "platform_binary": "platform_binary"}

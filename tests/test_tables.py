@@ -390,3 +390,39 @@ def test_es_rename_catches_mv_of_a_plist_into_launch_agents(tmp_path):
     assert [(x["filename"], x["dest_filename"]) for x in rows] == [
         ("/Users/alice/Downloads/x.plist", f"{LA}/x.plist"),
         ("/private/tmp/d.plist", "/Library/LaunchDaemons/d.plist")]
+
+
+def _resolves(node, parts: list[str], definitions: dict) -> bool:
+    """Whether a dotted path exists under a key-schema node (through file/process/stat definitions)."""
+    for part in parts:
+        child = node.children.get(part)
+        if child is None:
+            child = next((definitions[t].children[part] for t in node.types
+                          if t in definitions and part in definitions[t].children), None)
+        if child is None:
+            return False
+        node = child
+    return True
+
+
+def test_every_declared_source_is_a_key_eslogger_writes():
+    """A typo in a source path would read NULL forever: every path must be in the key schema."""
+    from osq_esf.bodies import TRANSFORM_FIELDS
+    from osq_esf.kinds import default_kinds
+    from osq_esf.schema_check import load_schema
+
+    schema = load_schema()
+    checked = 0
+    for kind in default_kinds():
+        if kind.spec.extractor:
+            continue  # hand-written: its own Struct
+        root = schema.events[kind.short]
+        for c in kind.spec.own_columns:
+            for path in (*c.source, *c.token):
+                subs = TRANSFORM_FIELDS.get(c.transform, ("",)) if path in c.source else ("",)
+                for sub in subs:
+                    full = f"{path}.{sub}" if sub else path
+                    assert _resolves(root, full.split("."), schema.definitions), f"{kind.table}.{c.name}: {full}"
+                    checked += 1
+    assert checked > 300
+    assert not _resolves(schema.events["rename"], ["destination", "new_path", "nope"], schema.definitions)
