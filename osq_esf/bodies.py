@@ -19,17 +19,12 @@ from osq_esf.decode import File, Process, Token
 from osq_esf.schema import Column, SpecError, TableSpec
 
 
-class NewPath(Struct, gc=False, kw_only=True):
-    dir: Optional[File] = None
-    filename: Optional[str] = None
-    mode: Optional[int] = None
-
-
-class Destination(Struct, gc=False, kw_only=True):
-    """create's and rename's destination: an existing file, or a directory and a new name."""
-
-    existing_file: Optional[File] = None
-    new_path: Optional[NewPath] = None
+# A transform that reads several fields under its source names them here; they join the
+# body's tree like any other path, so other columns can read beside them (create's
+# ``destination.existing_file.stat.st_uid`` next to its destination_path).
+TRANSFORM_FIELDS = {
+    "destination_path": ("existing_file.path", "new_path.dir.path", "new_path.filename"),
+}
 
 
 def attribute(key: str) -> str:
@@ -40,10 +35,8 @@ def attribute(key: str) -> str:
 def _leaf_type(c: Column, path: str):
     """The msgspec type a column reads at ``path``."""
     if c.process:
-        return Optional[Token] if path == c.token else Optional[Process]
+        return Optional[Token] if path in c.token else Optional[Process]
     t = c.transform
-    if t == "destination_path":
-        return Optional[Destination]
     if t == "path_or_string":
         return Union[str, File, None]
     if t == "json":
@@ -97,9 +90,16 @@ def body_struct(spec: TableSpec) -> type:
     for c in spec.own_columns:
         if c.named:
             continue  # an enum's _name column reads the same value as the column it names
-        paths = list(c.source) + ([c.token] if c.token else [])
-        for path in paths:
-            _insert(tree, path.split("."), _leaf_type(c, path), f"{spec.name} ({c.name})")
+        where = f"{spec.name} ({c.name})"
+        fields = TRANSFORM_FIELDS.get(c.transform)
+        for path in c.source:
+            if fields:
+                for sub in fields:
+                    _insert(tree, f"{path}.{sub}".split("."), Optional[str], where)
+            else:
+                _insert(tree, path.split("."), _leaf_type(c, path), where)
+        for path in c.token:
+            _insert(tree, path.split("."), _leaf_type(c, path), where)
     return _build("Body_" + spec.event, tree)
 
 

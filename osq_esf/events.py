@@ -57,3 +57,26 @@ def macos_version_of(short: str) -> str | None:
 def macos_tuple(version: str) -> tuple[int, ...]:
     """``"10.15.4"`` -> (10, 15, 4), for comparing with the running macOS."""
     return tuple(int(x) for x in version.split(".") if x.isdigit())
+
+
+# The ES message version each macOS release writes, from the release on.  1-8 and the rule that a
+# type's oldest message version is its release's (10.15.1 -> 1, 12.0 -> 4) follow Santa's
+# Source/common/TestUtils.mm (MaxSupportedESMessageVersionForCurrentOS, MinSupportedESMessageVersion);
+# 9 is our reading for macOS 15.4, the release of TCC_MODIFY (eslogger v9 captures come from macOS
+# 15); 10 is macOS 26 and 11 the macOS 27 beta (eslogger captures).  Version 3 only shipped in a beta.
+MESSAGE_VERSIONS: tuple[tuple[tuple[int, ...], int], ...] = (
+    ((10, 15, 0), 1), ((10, 15, 4), 2), ((11, 0), 4), ((12, 3), 5), ((13, 0), 6), ((14, 0), 7),
+    ((15, 0), 8), ((15, 4), 9), ((26, 0), 10), ((27, 0), 11),
+)
+
+
+def message_version_of(macos: str) -> int:
+    """The message version a macOS release writes (``"12.0"`` -> 4, ``"13.0.0"`` -> 6)."""
+    release = macos_tuple(macos)
+    return max(v for since, v in MESSAGE_VERSIONS if since <= release)
+
+
+def first_message_version(short: str) -> int | None:
+    """The oldest message version that can carry an event type: its macOS release's version."""
+    t = BY_SHORT.get(short)
+    return message_version_of(t.macos) if t else None

@@ -27,7 +27,7 @@ from osq_esf.bodies import attribute
 from osq_esf.decode import File, Process, json_text, parse_time
 from osq_esf.layout import RowLayout
 from osq_esf.process import ProcessContext, token_fields
-from osq_esf.schema import Column, Enum, SpecError, TableSpec
+from osq_esf.schema import Enum, SpecError, TableSpec
 
 
 def quote_join(items: list[str]) -> str:
@@ -245,6 +245,11 @@ def destination_path(d) -> str | None:
     return n.filename if not base else (base + n.filename if base.endswith("/") else base + "/" + n.filename)
 
 
+def path_join(directory: str, name: str) -> str:
+    """A directory's path and a name in it as one path (link, clone, copyfile, uipc_bind)."""
+    return directory + name if directory.endswith("/") else directory + "/" + name
+
+
 def exit_status(stat: int) -> int | None:
     """WEXITSTATUS, when the process exited normally."""
     return (stat >> 8) & 0xFF if stat & 0x7F == 0 else None
@@ -259,6 +264,7 @@ def term_signal(stat: int) -> int | None:
 TRANSFORM_FUNCTIONS: dict[str, Callable] = {
     "text": lambda v: v if type(v) is str else str(v),
     "destination_path": destination_path,
+    "path_join": path_join,
     "path_or_string": lambda v: v if type(v) is str else v.path,
     "json": raw_json,
     "argv": quote_join,
@@ -304,22 +310,46 @@ class _Gen:
             self.access(depth + 1, var, path)
 
 
+# Generated code per (layout, enums) object pair (a layout holds its spec): compiling is
+# the costly part and every pipeline (a reload, each test) builds ~100 extractors from the
+# same kinds; only ``context_of`` differs.  Keyed by identity, checked on a hit.
+_COMPILED: dict[tuple[int, int], tuple] = {}
+
+
 def compile_generic(spec: TableSpec, layout: RowLayout, enums: dict[str, Enum], context_of: Callable):
     """The extractor of a table declared only by sources (see the module docstring).
 
     ``context_of`` interns a decoded process (the pipeline's ``ProcessPool.get``), so an
     instigator or target that acts in other events shares its context.
     """
+    key = (id(layout), id(enums))
+    hit = _COMPILED.get(key)
+    if hit is None or hit[0] is not layout or hit[1] is not enums or layout.spec is not spec:
+        if len(_COMPILED) >= 1024:
+            _COMPILED.clear()
+        hit = _COMPILED[key] = (layout, enums, *_generate(spec, layout, enums))
+    _, _, code, src, consts = hit
+    env = {**consts, "context_of": context_of}
+    exec(code, env)  # the source is built from validated declarations only
+    fn = env["extract"]
+    fn.source = src
+    return fn
+
+
+def _generate(spec: TableSpec, layout: RowLayout, enums: dict[str, Enum]) -> tuple:
+    """(code object, source, the constants it closes over) of a generic extractor."""
     g = _Gen(spec)
-    g.env["context_of"] = context_of
     cols = {c.name: c for c in spec.own_columns}
-    processes: dict[tuple, str] = {}  # (source, token, since) -> variable holding its context
-    # Whether a process needs its interned context (path, signing...) or only its token's ids.
+    processes: dict[tuple, str] = {}  # (source, since) -> variable holding its context
+    # Whether a process needs its interned context (path, signing...) or only its token's ids,
+    # and the audit tokens its pid/pidversion fall back on.
     needs_ctx: dict[tuple, bool] = {}
+    tokens: dict[tuple, tuple] = {}
     for c in spec.own_columns:
         if c.process:
-            key = (c.source[0], c.token, c.since)
+            key = (c.source, c.since)
             needs_ctx[key] = needs_ctx.get(key, False) or c.process not in ("pid", "pidversion")
+            tokens[key] = tokens.get(key) or c.token
     for c in spec.own_columns:
         var = g.vars[c.name] = f"v{len(g.vars)}"
         depth = 0
@@ -337,15 +367,22 @@ def compile_generic(spec: TableSpec, layout: RowLayout, enums: dict[str, Enum], 
             else:
                 g.emit(depth, f"{var} = {g.const('enum', e.values)}.get({base}) if {base} is not None else None")
         elif c.process:
-            key = (c.source[0], c.token, c.since)
+            key = (c.source, c.since)
             pvar = processes.get(key)
             if pvar is None:
                 pvar = processes[key] = f"p{len(processes)}"
-                _process(g, depth, pvar, c, needs_ctx[key])
+                _process(g, depth, pvar, c.source, tokens[key], needs_ctx[key])
             if c.process in ("pid", "pidversion"):
                 g.emit(depth, f"{var} = {pvar}_{c.process}")
             else:
                 g.emit(depth, f"{var} = {pvar}.{_CTX_ATTR[c.process]} if {pvar} is not None else None")
+        elif c.transform == "path_join":  # NULL unless both the directory and the name are there
+            g.access(depth, var, c.source[0])
+            g.access(depth, var + "_name", c.source[1])
+            g.emit(depth, f"if {var} is not None and {var}_name is not None:")
+            g.emit(depth + 1, f"{var} = {g.const('t', path_join)}({var}, {var}_name)")
+            g.emit(depth, "else:")
+            g.emit(depth + 1, f"{var} = None")
         else:
             g.first_present(depth, var, c.source)
             if c.transform:
@@ -359,22 +396,21 @@ def compile_generic(spec: TableSpec, layout: RowLayout, enums: dict[str, Enum], 
     objs = "".join(f"{g.vars[n]}, " for n in layout.own_objs)
     g.emit(0, f"return None, ({ints}), ({objs})")
     src = "def extract(msg, ev, actor, users):\n    version = msg.version\n" + "\n".join(g.lines) + "\n"
-    code = compile(src, f"<extractor {spec.name}>", "exec")
-    exec(code, g.env)  # the source is built from validated declarations only
-    fn = g.env["extract"]
-    fn.source = src
-    return fn
+    return compile(src, f"<extractor {spec.name}>", "exec"), src, g.env
 
 
 _CTX_ATTR = {"path": "path", "signing_id": "signing_id", "team_id": "team_id", "platform_binary": "platform_binary"}
 
 
-def _process(g: _Gen, depth: int, pvar: str, c: Column, need_ctx: bool) -> None:
-    """``pvar`` = the interned context of the process at c.source (None when null, or when only
-    its ids are needed), with ``pvar_pid`` and ``pvar_pidversion`` from its audit token or, when
-    the process is null, from the declared fallback token."""
+def _process(g: _Gen, depth: int, pvar: str, source: tuple, token: tuple, need_ctx: bool) -> None:
+    """``pvar`` = the interned context of the first process present at ``source`` (None when null,
+    or when only its ids are needed), with ``pvar_pid`` and ``pvar_pidversion`` from its audit
+    token or, when the process is null, from the first declared fallback token present."""
     raw = f"{pvar}_raw"
-    g.access(depth, raw, c.source[0])
+    if source:
+        g.first_present(depth, raw, source)
+    else:  # an audit token alone
+        g.emit(depth, f"{raw} = None")
     g.emit(depth, f"{pvar} = {pvar}_pid = {pvar}_pidversion = None")
     g.emit(depth, f"if {raw} is not None:")
     if need_ctx:
@@ -383,10 +419,10 @@ def _process(g: _Gen, depth: int, pvar: str, c: Column, need_ctx: bool) -> None:
     else:
         g.emit(depth + 1, f"{pvar}_tf = token_fields({raw}.audit_token)")
         g.emit(depth + 1, f"{pvar}_pid, {pvar}_pidversion = {pvar}_tf[5], {pvar}_tf[7]")
-    if c.token:
+    if token:
         tok = f"{pvar}_tok"
         g.emit(depth, "else:")
-        g.access(depth + 1, tok, c.token)
+        g.first_present(depth + 1, tok, token)
         g.emit(depth + 1, f"if {tok} is not None:")
         g.emit(depth + 2, f"{tok} = token_fields({tok})")
         g.emit(depth + 2, f"{pvar}_pid, {pvar}_pidversion = {tok}[5], {tok}[7]")

@@ -33,6 +33,7 @@ OPTIONS = {"index": 1, "required": 2, "additional": 4, "optimized": 8, "hidden":
 # How a source value becomes a column value (osq_esf.extract implements each one).
 #   text              a JSON number written as text (uint64 ids that do not fit BIGINT's sign)
 #   destination_path  create/rename's union: existing_file.path, or new_path.dir.path + "/" + filename
+#   path_join         two sources, a directory path and a name in it, joined with "/" (link, clone, uipc_bind)
 #   path_or_string    a field eslogger writes as a file object or as a bare path string
 #   json              the value as compact JSON text (audit tokens as objects)
 #   argv              a list of strings joined like a command line (quoted where needed)
@@ -41,7 +42,7 @@ OPTIONS = {"index": 1, "required": 2, "additional": 4, "optimized": 8, "hidden":
 #   lower             text lower-cased (hex digests)
 #   exit_status       WEXITSTATUS of a wait status, NULL unless the process exited normally
 #   term_signal       WTERMSIG of a wait status, NULL unless a signal ended the process
-TRANSFORMS = ("text", "destination_path", "path_or_string", "json", "argv", "count", "time", "lower",
+TRANSFORMS = ("text", "destination_path", "path_join", "path_or_string", "json", "argv", "count", "time", "lower",
               "exit_status", "term_signal")
 # Values the pipeline resolves at ingest instead of reading them from the event (``resolve``):
 #   username          the user name of the row's process's uid, on a live source only (NULL on replay)
@@ -75,13 +76,13 @@ class Column:
     description: str
     group: str  # "" for a table's own columns
     # Where an event table's own column comes from (None for groups and status tables).
-    source: tuple[str, ...] = ()  # dotted paths in the event body; the first present one wins
+    source: tuple[str, ...] = ()  # dotted paths in the event body; the first present one wins (path_join: both)
     transform: str = ""
     since: int = 0  # message version that introduced the field (0: every version)
     enum: str = ""  # the enum (or bit set, with bits=True) that names this column's values
     bits: bool = False
     process: str = ""  # for an expanded PROCESS column: the attribute (pid, path, ...)
-    token: str = ""  # for an expanded PROCESS column: the audit token to fall back on
+    token: tuple[str, ...] = ()  # for an expanded PROCESS column: the audit tokens to fall back on (first present)
     named: str = ""  # for an enum's _name column: the column it names
     redact: str = ""  # argv | env | text: masked by the redaction stage
     resolve: str = ""  # a value resolved at ingest (RESOLVERS) instead of read from the event
@@ -197,6 +198,8 @@ def _columns(raw: list, group: str, where: str, enums: dict[str, Enum]) -> list[
         transform = c.get("transform", "")
         if transform and transform not in TRANSFORMS:
             raise SpecError(f"{at} ({name}): transform {transform!r} is not one of {', '.join(TRANSFORMS)}")
+        if transform == "path_join" and len(source) != 2:
+            raise SpecError(f"{at} ({name}): path_join joins exactly two sources (a directory's path and a name)")
         since = c.get("since", 0)
         if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= 64:
             raise SpecError(f"{at} ({name}): since must be a message version (an integer)")
@@ -235,23 +238,30 @@ def _columns(raw: list, group: str, where: str, enums: dict[str, Enum]) -> list[
     return cols
 
 
-def _process_columns(base: Column, token: str, attrs, at: str) -> list[Column]:
+def _process_columns(base: Column, token, attrs, at: str) -> list[Column]:
     """A PROCESS column (an es_process_t inside the event) as one column per attribute
-    (``attrs`` picks some of PROCESS_ATTRS; all by default)."""
-    if len(base.source) != 1:
-        raise SpecError(f"{at} ({base.name}): a PROCESS column needs exactly one source")
-    if token and not _PATH.match(token):
-        raise SpecError(f"{at} ({base.name}): token {token!r} is not a dotted path")
+    (``attrs`` picks some of PROCESS_ATTRS; all by default).  ``source`` and ``token`` may
+    list alternatives (the arms of a union): the first present one wins."""
+    token = (token,) if isinstance(token, str) and token else tuple(token or ())
+    for t in token:
+        if not isinstance(t, str) or not _PATH.match(t):
+            raise SpecError(f"{at} ({base.name}): token {t!r} is not a dotted path")
+    if base.transform or not (base.source or token):
+        raise SpecError(f"{at} ({base.name}): a PROCESS column needs a source or a token, and takes no transform")
     known = [a for a, _, _ in PROCESS_ATTRS]
     if attrs is not None and (not isinstance(attrs, list) or not attrs or any(a not in known for a in attrs)):
         raise SpecError(f"{at} ({base.name}): attrs must be a non-empty list among {', '.join(known)}")
+    if not base.source and (attrs is None or any(a not in TOKEN_ATTRS for a in attrs)):
+        # An audit token alone (xp_malware_remediated's remediated process) gives only the ids.
+        raise SpecError(f"{at} ({base.name}): a PROCESS column with only a token has attrs among "
+                        f"{', '.join(TOKEN_ATTRS)}")
     out = []
     for attr, typ, what in PROCESS_ATTRS:
         if attrs is not None and attr not in attrs:
             continue
         fallback = " (from the audit token when the process is null)" if token and attr in TOKEN_ATTRS else ""
         out.append(Column(f"{base.name}_{attr}", typ, 0, f"{base.description.rstrip('.')}: {what}{fallback}.",
-                          "", base.source, "", base.since, process=attr, token=token if attr in TOKEN_ATTRS else ""))
+                          "", base.source, "", base.since, process=attr, token=token if attr in TOKEN_ATTRS else ()))
     return out
 
 
@@ -349,7 +359,7 @@ def _check_sources(spec: TableSpec, fname: str) -> None:
     """A generic extractor needs a source (or a resolver) for every own column; that the
     paths form one tree is checked when the body Struct is built (osq_esf.bodies)."""
     for c in spec.own_columns:
-        if not (c.source or c.named or c.resolve):
+        if not (c.source or c.token or c.named or c.resolve):
             raise SpecError(f"{fname} ({c.name}): a column of a generic table needs a source")
 
 

@@ -2,15 +2,19 @@
 
 The schema is ``data/eslogger-keys.json`` (Mac Monitor, BSD-3-Clause; see
 ``data/LICENSE.mac-monitor``): every key and type eslogger writes for 51 event
-types, recovered from the macOS 27 eslogger binary.  It describes the newest
-message version only, so :data:`VERSION_GATES` adds which message version
-introduced each field (endpoint-security.md §2, §3, §5): below its version a
-field must be absent, from it on it must be present.
+types, recovered from the macOS 27 eslogger binary.  The other 53 NOTIFY types
+come from ``data/eslogger-keys-derived.json``, which this project derived from
+the field names of Apple's ESMessage.h (unverified against a real eslogger; its
+``_comment`` lists the assumptions).  Both describe the newest message version
+only, so :data:`VERSION_GATES` adds which message version introduced each field
+(Apple's per-field notes in ESMessage.h): below its version a field must be
+absent, from it on it must be present.
 
 Beyond keys and types it checks what eslogger always does: ``time`` with 9
 fractional digits, ``start_time`` with 6, ``cdhash`` as 40 upper-case hex digits,
 audit tokens as an object or the 8-element array, one ``event`` key named after
-``event_type``, and the union arms (``destination_type``, ``result_type``).
+``event_type``, and the union arms (``destination_type``, ``result_type``,
+authentication's ``type``).
 
 Run ``python -m osq_esf.schema_check FILE...`` to check recordings (.gz too).
 """
@@ -48,12 +52,40 @@ VERSION_GATES: dict[tuple[str, str], tuple[int, bool]] = {
     ("create", "acl"): (2, True),
     ("close", "was_mapped_writable"): (6, True),
     ("get_task", "type"): (5, True),
+    ("get_task_read", "type"): (5, True),
+    ("get_task_inspect", "type"): (5, True),
+    ("get_task_name", "type"): (5, True),
     ("mount", "disposition"): (8, True),
+    ("remount", "remount_flags"): (8, True),
+    ("remount", "disposition"): (8, True),
     ("signal", "instigator"): (9, True),
     ("iokit_open", "parent_registry_id"): (10, True),
     ("iokit_open", "parent_path"): (10, True),
+    ("xp_malware_detected", "detected_executable"): (10, True),
+    # "Available in msg versions >= 8": the instigator's (and app's, petitioner's) audit token
+    # beside the process object, which may be null.  Nested objects are named by their path.
+    ("file_provider_materialize", "instigator_token"): (8, True),
+    ("authentication.data.od", "instigator_token"): (8, True),
+    ("authentication.data.touchid", "instigator_token"): (8, True),
+    ("authentication.data.token", "instigator_token"): (8, True),
+    ("btm_launch_item_add", "instigator_token"): (8, True),
+    ("btm_launch_item_add", "app_token"): (8, True),
+    ("btm_launch_item_remove", "instigator_token"): (8, True),
+    ("btm_launch_item_remove", "app_token"): (8, True),
+    ("profile_add", "instigator_token"): (8, True),
+    ("profile_remove", "instigator_token"): (8, True),
+    ("authorization_petition", "instigator_token"): (8, True),
+    ("authorization_petition", "petitioner_token"): (8, True),
+    ("authorization_judgement", "instigator_token"): (8, True),
+    ("authorization_judgement", "petitioner_token"): (8, True),
+    **{(od, "instigator_token"): (8, True) for od in (
+        "od_group_add", "od_group_remove", "od_group_set", "od_modify_password", "od_disable_user",
+        "od_enable_user", "od_attribute_value_add", "od_attribute_value_remove", "od_attribute_set",
+        "od_create_user", "od_create_group", "od_delete_user", "od_delete_group")},
 }
 BETA_ONLY_VERSION = 3
+# es_authentication_type_t -> the arm of authentication's data union (ESTypes.h).
+AUTHENTICATION_ARMS = ("od", "touchid", "token", "auto_unlock")
 
 TOKEN_KEYS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidversion")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d+))?Z\Z")
@@ -124,6 +156,11 @@ def load_schema() -> Schema:
     """The bundled schema (osq_esf/data), parsed once."""
     data = resources.files("osq_esf").joinpath("data")
     keys = json.loads(data.joinpath("eslogger-keys.json").read_text())
+    derived = json.loads(data.joinpath("eslogger-keys-derived.json").read_text())["events"]
+    overlap = set(derived) & set(keys["events"])
+    if overlap:
+        raise ValueError(f"eslogger-keys-derived.json repeats types eslogger-keys.json has: {sorted(overlap)}")
+    keys = {**keys, "events": {**keys["events"], **derived}}
     rows = csv.DictReader(data.joinpath("es_event_types.csv").read_text().splitlines())
     names = {int(r["value"]): r["eslogger_short_name"] for r in rows if r["eslogger_short_name"]}
     return Schema(keys, names)
@@ -142,7 +179,8 @@ class _Checker:
     # -- objects ---------------------------------------------------------------------
 
     def obj(self, value: dict, node: _Node, where: str, gate: str | None) -> None:
-        """Keys of an object against a node's children, with version gating under ``gate``."""
+        """Keys of an object against a node's children, with version gating under ``gate`` (an
+        object of the schema, or a path in an event body such as ``authentication.data.od``)."""
         for key, child in node.children.items():
             path = f"{where}.{key}" if where else key
             present = key in value
@@ -156,24 +194,24 @@ class _Checker:
                 if not (child.optional and not since) and required and not beta:
                     self.err(where, f"missing key {key}")
                 continue
-            self.value(value[key], child, path, key)
+            self.value(value[key], child, path, key, f"{gate}.{key}" if gate else None)
         for key in value:
             if key not in node.children:
                 self.err(where, f"unexpected key {key}")
 
     # -- values ----------------------------------------------------------------------
 
-    def value(self, v: Any, node: _Node, where: str, key: str) -> None:
+    def value(self, v: Any, node: _Node, where: str, key: str, gate: str | None = None) -> None:
         problems = []
         for t in node.types:
             before = len(self.errors)
-            if self.matches(v, t, node, where, key):
+            if self.matches(v, t, node, where, key, gate):
                 return  # problems found inside a matching alternative stand
             del self.errors[before:]
             problems.append(t)
         self.err(where, f"{type(v).__name__} {_short(v)} is not {'|'.join(problems)}")
 
-    def matches(self, v: Any, t: str, node: _Node, where: str, key: str) -> bool:
+    def matches(self, v: Any, t: str, node: _Node, where: str, key: str, gate: str | None = None) -> bool:
         """Whether ``v`` is of type ``t``; nested problems are reported as errors."""
         if t == "null":
             return v is None
@@ -202,7 +240,7 @@ class _Checker:
             if type(v) is not dict:
                 return False
             if node.children:
-                self.obj(v, node, where, None)
+                self.obj(v, node, where, gate)
             return True
         if t == "audit_token":
             return self.token(v, where)
@@ -328,6 +366,12 @@ def _check_event(c: _Checker, msg: dict, allow_unknown: bool) -> None:
             c.err(f"event.{name}.destination", f"destination_type {dest_type} carries exactly {want}")
         elif name == "rename" and want == "new_path" and "mode" in dest["new_path"]:
             c.err(f"event.{name}.destination.new_path", "rename's new_path has no mode")
+    if name == "authentication" and type(body.get("data")) is dict:
+        want = AUTHENTICATION_ARMS[body["type"]] if body.get("type") in range(len(AUTHENTICATION_ARMS)) else None
+        if want is None:
+            c.err(f"event.{name}.type", f"authentication type {body.get('type')} is not 0-3")
+        elif set(body["data"]) != {want}:
+            c.err(f"event.{name}.data", f"authentication type {body['type']} carries exactly {want}")
 
 
 def validate(msg: Any, **options) -> None:

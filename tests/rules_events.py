@@ -39,6 +39,15 @@ def close_line(file="/Users/alice/notes.txt", **proc) -> bytes:
     return line("close", {"modified": False, "target": {"path": file, "path_truncated": False}}, process(**proc))
 
 
+def other_line(file="/Users/alice/notes.txt", **proc) -> bytes:
+    """An event type newer than this build (es_other_events): no table, no target column."""
+    n = next(_SEQ)
+    msg = {"event_type": 200, "event": {"future_event": {"path": file}}, "process": process(**proc),
+           "time": "2026-10-04T00:00:01.000000001Z", "version": 7, "mach_time": n, "seq_num": n,
+           "global_seq_num": n, "action_type": 1, "thread": {"thread_id": 7}}
+    return json.dumps(msg).encode()
+
+
 def fork_line(**proc) -> bytes:
     return line("fork", {"child": process(path=proc.get("path", "/usr/local/bin/tool"), pid=9999)}, process(**proc))
 

@@ -20,7 +20,10 @@ from hypothesis import strategies as st
 from osq_esf.corpus import GARBAGE_KINDS, generate, write
 from osq_esf.corpus import scenarios as sc
 from osq_esf.corpus.__main__ import main as corpus_main
+from osq_esf.corpus.bench import BENCH_MIX, OTHER_MIX
+from osq_esf.corpus.userspace import USERSPACE_EVENTS
 from osq_esf.corpus.world import SHORT
+from osq_esf.events import first_message_version
 from osq_esf.schema_check import check, check_line, validate, SchemaError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +39,11 @@ def messages(lines):
 def tok(t) -> tuple[int, int]:
     """(pid, pidversion) of an audit token in either form."""
     return (t[5], t[7]) if isinstance(t, list) else (t["pid"], t["pidversion"])
+
+
+def tok_uid(t) -> int:
+    """The effective uid of an audit token in either form."""
+    return t[1] if isinstance(t, list) else t["euid"]
 
 
 def assert_valid(lines, where: str) -> None:
@@ -118,20 +126,66 @@ def test_demo_validates_and_matches_the_bundled_recording(demo):
 
 @pytest.mark.parametrize("version", [*range(1, 12), "mixed"])
 def test_every_version_validates(version):
-    for scenario, events in (("demo", 360), ("bench", 150)):
-        c = generate(scenario, events=events, seed=3, version=version)
+    for scenario, events, form in (("demo", 360, "object"), ("bench", 150, "array"), ("types", 250, "mixed")):
+        c = generate(scenario, events=events, seed=3, version=version, token_form=form)
         assert_valid(c.lines, f"{scenario} v{version}")
-        versions = {m["version"] for m in messages(c.lines)}
+        msgs = messages(c.lines)
+        versions = {m["version"] for m in msgs}
         assert versions == set(range(1, 12)) if version == "mixed" else versions == {version}
+        # A type is never in a message version older than the macOS that introduced it.
+        assert all(m["version"] >= first_message_version(SHORT[m["event_type"]]) for m in msgs)
+
+
+def body_tokens(body) -> list:
+    """Every audit token inside an event body (processes' and the *_token fields)."""
+    out = []
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if (key == "audit_token" or key.endswith("_token")) and value is not None:
+                out.append(value)
+            else:
+                out += body_tokens(value)
+    elif isinstance(body, list):
+        for item in body:
+            out += body_tokens(item)
+    return out
 
 
 @pytest.mark.parametrize("version", [4, 9, 10, 11])
 @pytest.mark.parametrize("token_form", ["object", "array", "mixed"])
 def test_token_forms_validate(version, token_form):
-    c = generate("bench", events=120, seed=4, version=version, token_form=token_form)
-    assert_valid(c.lines, f"v{version} {token_form}")
-    forms = {type(m["process"]["audit_token"]) for m in messages(c.lines)}
-    assert forms == {"object": {dict}, "array": {list}, "mixed": {dict, list}}[token_form]
+    for scenario, events in (("bench", 120), ("types", 200)):
+        c = generate(scenario, events=events, seed=4, version=version, token_form=token_form)
+        assert_valid(c.lines, f"{scenario} v{version} {token_form}")
+        forms = {type(m["process"]["audit_token"]) for m in messages(c.lines)}
+        assert forms == {"object": {dict}, "array": {list}, "mixed": {dict, list}}[token_form]
+        for m in messages(c.lines):  # a message's tokens all have its acting process's form
+            inner = body_tokens(m["event"])
+            assert {type(t) for t in inner} <= {type(m["process"]["audit_token"])}, m["event"]
+            assert all(len(t) == 8 for t in inner)
+        if scenario == "types" and version >= 8:
+            assert sum(len(body_tokens(m["event"])) for m in messages(c.lines)) > 100
+
+
+@pytest.mark.parametrize("version", [9, 10, 11])
+def test_types_scenario_has_every_notify_type(version):
+    from osq_esf.corpus.every_type import EXAMPLES
+
+    assert set(EXAMPLES) == set(SHORT.values()) and len(SHORT) == 104
+    c = generate("types", seed=2, version=version, token_form="mixed")
+    assert_valid(c.lines, f"types v{version}")
+    counts = Counter(SHORT[m["event_type"]] for m in messages(c.lines))
+    assert set(counts) == set(SHORT.values())
+    more = Counter(SHORT[m["event_type"]] for m in messages(generate("types", events=1500, seed=2).lines))
+    assert set(more) == set(SHORT.values()) and min(more.values()) >= 4  # cycles repeat up to the size asked
+
+
+def test_types_scenario_leaves_out_what_a_version_cannot_carry():
+    seen = {v: {SHORT[m["event_type"]] for m in messages(generate("types", seed=1, version=v).lines)} for v in (1, 6, 8)}
+    assert "btm_launch_item_add" not in seen[1] and "pty_grant" not in seen[1] and "exec" in seen[1]
+    assert "btm_launch_item_add" in seen[6] and "sudo" not in seen[6]
+    assert "gatekeeper_user_override" in seen[8] and "tcc_modify" not in seen[8]
+    assert seen[1] == {t for t in SHORT.values() if first_message_version(t) == 1}
 
 
 def test_version_gating_in_output():
@@ -233,13 +287,96 @@ def test_create_and_rename_union_arms(demo_msgs):
     assert any("destination" in e for e in check(create))
 
 
+def test_the_key_schemas_cover_every_notify_type_once():
+    import csv
+
+    from osq_esf.schema_check import load_schema
+
+    data = REPO / "osq_esf" / "data"
+    notify = {r["eslogger_short_name"] for r in csv.DictReader((data / "es_event_types.csv").open())
+              if r["action"] == "NOTIFY"}
+    recovered = json.loads((data / "eslogger-keys.json").read_text())["events"]
+    derived = json.loads((data / "eslogger-keys-derived.json").read_text())["events"]
+    assert not set(recovered) & set(derived)
+    assert set(recovered) | set(derived) == notify == set(load_schema().events)
+    assert "not recovered from eslogger" in json.loads((data / "eslogger-keys-derived.json").read_text())["_comment"]
+
+
+DERIVED = sorted(json.loads((REPO / "osq_esf" / "data" / "eslogger-keys-derived.json").read_text())["events"])
+
+
+@pytest.mark.parametrize("event", DERIVED)
+def test_derived_types_validate_and_their_keys_are_checked(event):
+    from tests.eslines import message
+
+    arm = {"data.od.record_name": "alice"} if event == "authentication" else None  # a union needs its arm
+    for version, form in ((4, "object"), (10, "array")):
+        m = message(event, arm, version=version, form=form)  # asserts the validator accepts it
+    body = m["event"][event]
+    keys = sorted(body)
+    body["not_an_es_field"] = 1
+    assert any("unexpected key not_an_es_field" in e for e in check(m))
+    body.pop("not_an_es_field")
+    for key in keys:  # every key's type is checked
+        was, body[key] = body[key], ({"wrong": "type"} if not isinstance(body[key], dict) else 12)
+        assert check(m), key
+        body[key] = was
+
+
+def test_derived_union_arms_and_version_gates():
+    from tests.eslines import message
+
+    od = message("authentication", {"type": 0, "data.od.record_name": "alice"})
+    assert od["event"]["authentication"]["data"]["od"]["record_name"] == "alice"
+    od["event"]["authentication"]["type"] = 1  # says touchid, carries od
+    assert any("carries exactly touchid" in e for e in check(od))
+    message("authentication", {"type": 3, "data.auto_unlock.username": "alice"}, form="array")
+    v7 = message("remount", version=7)
+    assert "remount_flags" not in v7["event"]["remount"]
+    v7["event"]["remount"]["remount_flags"] = 0
+    assert any("since v8" in e for e in check(v7))
+    v8 = message("remount", version=8)
+    v8["event"]["remount"].pop("disposition")
+    assert any("missing key disposition" in e for e in check(v8))
+
+
+def test_instigator_tokens_from_message_version_8_even_inside_unions():
+    from tests.eslines import message, token
+
+    for event, arm in (("btm_launch_item_add", None), ("od_create_user", None), ("authorization_petition", None),
+                       ("authentication", {"type": 1, "data.touchid.touchid_mode": 0})):
+        v7, v8 = message(event, arm, version=7), message(event, arm, version=8)
+        body7, body8 = v7["event"][event], v8["event"][event]
+        if event == "authentication":
+            body7, body8 = body7["data"]["touchid"], body8["data"]["touchid"]
+        assert "instigator_token" not in body7 and "instigator_token" in body8, event
+        body7["instigator_token"] = token(5, 6, "object")
+        assert any("since v8" in e for e in check(v7)), event
+        body8.pop("instigator_token")
+        assert any("missing key instigator_token" in e for e in check(v8)), event
+    v9 = message("xp_malware_detected", version=9)
+    assert "detected_executable" not in v9["event"]["xp_malware_detected"]
+    assert "detected_executable" in message("xp_malware_detected", version=10)["event"]["xp_malware_detected"]
+
+
+def test_first_message_version_of_each_type():
+    from osq_esf.events import first_message_version, message_version_of
+
+    assert [message_version_of(m) for m in ("10.15.0", "10.15.1", "10.15.4", "11.3.0", "12.0.0", "12.3", "13.0.0",
+                                             "14.0.0", "15.0.0", "15.4.0", "26.0", "27.1")] == [1, 1, 2, 4, 4, 5, 6, 7, 8,
+                                                                                                  9, 10, 11]
+    assert first_message_version("exec") == 1 and first_message_version("pty_grant") == 2
+    assert first_message_version("btm_launch_item_add") == 6 and first_message_version("tcc_modify") == 9
+    assert first_message_version("nope") is None
+
+
 # -- numbering, gaps, ground truth ----------------------------------------------------------------
 
 
 def test_numbering_per_client_from_zero_without_faults():
     c = generate("bench", events=1500, seed=8, clients="default")
     streams = c.by_client()
-    assert set(streams) == {"process", "file", "memory", "device"}
+    assert set(streams) == {"process", "file", "memory", "device", "security"}
     for client, lines in streams.items():
         msgs = messages(lines)
         assert [m["global_seq_num"] for m in msgs] == list(range(len(msgs))), client
@@ -272,6 +409,15 @@ def test_gap_truth_matches_recount():
     # Per-type losses add up to the global losses of each client.
     for client in truth.clients:
         assert sum(truth.lost[client].values()) == truth.lost_global[client]
+
+
+def test_truth_matches_recount_over_every_type_and_five_clients():
+    c = generate("types", events=2500, seed=12, version=(8, 10, 11), token_form="mixed", clients="default",
+                 gaps=12, repeats=3, garbage=9)
+    assert set(c.spec.clients) == {"process", "file", "memory", "device", "security"}
+    assert sorted(t for types in c.spec.clients.values() for t in types) == sorted(SHORT.values())
+    assert c.truth.lost_global["security"] > 0 and c.truth.messages["security"]["btm_launch_item_add"]
+    assert_truth_matches_recount(c)
 
 
 def test_gaps_on_the_demo_and_a_per_client_mapping():
@@ -366,12 +512,13 @@ def test_demo_story(demo_msgs):
     networking = by_label[sc.DEMO_NETWORKING_LABEL]
     assert tok(networking["responsible_audit_token"]) == tok(safari["audit_token"])
     assert tok(safari["responsible_audit_token"]) == tok(safari["audit_token"])
-    # the payload: unsigned-ish, no team, not a platform binary
+    # the payload: unsigned-ish, no team, not a platform binary; run twice by sh, once as its root helper
     payload = [m["event"]["exec"] for m in execs if m["event"]["exec"]["target"]["executable"]["path"] == sc.DEMO_PAYLOAD]
-    assert len(payload) == 2
+    assert len(payload) == 3
     for e in payload:
         t = e["target"]
         assert t["team_id"] is None and not t["is_platform_binary"] and t["codesigning_flags"] & 0x2
+    assert [tok_uid(e["target"]["audit_token"]) for e in payload] == [501, 501, 0]
     # the nohup child is adopted: ppid 1, original_ppid the shell that ran the script
     sh = next(m["event"]["exec"]["target"] for m in execs if m["event"]["exec"]["args"] == ["sh"])
     adopted = [m["process"] for m in demo_msgs if "iokit_open" in m["event"]
@@ -388,6 +535,104 @@ def test_demo_story(demo_msgs):
     assert sum(noisy[p] for p in sc.DEMO_NOISY) > len(demo_msgs) // 2
 
 
+def _bodies(msgs, kind: str) -> list[tuple[dict, dict]]:
+    """(acting process, event body) of every message of one type."""
+    return [(m["process"], m["event"][kind]) for m in msgs if kind in m["event"]]
+
+
+def test_demo_holds_every_curated_type_and_the_bundled_file_too(demo_msgs):
+    assert len(set(sc.DEMO_TYPES)) == len(sc.DEMO_TYPES) and set(sc.DEMO_TYPES) <= set(SHORT.values())
+    kinds = Counter(next(iter(m["event"])) for m in demo_msgs)
+    assert [t for t in sc.DEMO_TYPES if not kinds[t]] == []
+    bundled = Counter(next(iter(json.loads(line)["event"])) for line in
+                      gzip.decompress(BUNDLED_DEMO.read_bytes()).splitlines())
+    assert [t for t in sc.DEMO_TYPES if not bundled[t]] == []
+    # both arms of create's and rename's destination, and every kind of authentication
+    for kind in ("create", "rename"):
+        assert {e["destination_type"] for _, e in _bodies(demo_msgs, kind)} == {0, 1}, kind
+    assert {e["type"] for _, e in _bodies(demo_msgs, "authentication")} == {0, 1, 2, 3}
+    assert any(e["was_mapped_writable"] for _, e in _bodies(demo_msgs, "close"))
+
+
+def test_demo_persistence_through_btm_and_a_rename(demo_msgs):
+    adds = {e["item"]["item_url"]: (p, e) for p, e in _bodies(demo_msgs, "btm_launch_item_add")}
+    assert set(adds) == {sc.DEMO_LAUNCH_AGENT_URL, sc.DEMO_RENAMED_AGENT_URL}
+    reporter, first = adds[sc.DEMO_LAUNCH_AGENT_URL]
+    assert reporter["executable"]["path"].endswith("/backgroundtaskmanagementd") and reporter["is_platform_binary"]
+    assert first["instigator"]["executable"]["path"] == sc.DEMO_PAYLOAD and first["instigator"]["team_id"] is None
+    assert tok(first["instigator_token"]) == tok(first["instigator"]["audit_token"])  # v9: the token beside it
+    assert first["executable_path"] == sc.DEMO_PAYLOAD and first["item"]["item_type"] == 3 and first["app"] is None
+    _, second = adds[sc.DEMO_RENAMED_AGENT_URL]
+    assert second["instigator"] is None  # mv had exited; its token remains
+    mv = [m for m in demo_msgs if "exec" in m["event"] and m["event"]["exec"]["args"][0] == "mv"]
+    assert [tok(m["event"]["exec"]["target"]["audit_token"]) for m in mv] == [tok(second["instigator_token"])]
+    # mv x.plist ~/Library/LaunchAgents/ is a rename into the folder, never a write there
+    (rename,) = [e for _, e in _bodies(demo_msgs, "rename") if e["source"]["path"] == sc.DEMO_STAGED_AGENT]
+    new = rename["destination"]["new_path"]
+    assert rename["destination_type"] == 1 and new["dir"]["path"] + "/" + new["filename"] == sc.DEMO_RENAMED_AGENT
+    writes = {e["target"]["path"] for _, e in _bodies(demo_msgs, "write")}
+    assert sc.DEMO_LAUNCH_AGENT in writes and sc.DEMO_RENAMED_AGENT not in writes
+    removes = {e["item"]["item_url"] for _, e in _bodies(demo_msgs, "btm_launch_item_remove")}
+    assert removes == set(adds)
+
+
+def test_demo_tcc_grant_escalation_and_injection(demo_msgs):
+    (grant, reset) = [(p, e) for p, e in _bodies(demo_msgs, "tcc_modify")]
+    p, e = grant
+    assert p["executable"]["path"].endswith("/tccd")
+    assert (e["service"], e["identity"], e["identity_type"], e["update_type"], e["right"]) == (
+        sc.DEMO_TCC_SERVICE, sc.DEMO_PAYLOAD, 1, 1, 2)
+    assert e["instigator"]["executable"]["path"] == sc.DEMO_SYSTEM_SETTINGS
+    assert reset[1]["update_type"] == 3 and reset[1]["instigator"]["executable"]["path"] == "/usr/bin/tccutil"
+    (petition,) = [e for _, e in _bodies(demo_msgs, "authorization_petition")]
+    assert petition["rights"] == [sc.DEMO_AUTHORIZATION_RIGHT] and petition["right_count"] == 1
+    assert petition["petitioner"]["executable"]["path"] == sc.DEMO_PAYLOAD
+    (judgement,) = [e for _, e in _bodies(demo_msgs, "authorization_judgement")]
+    assert judgement["results"] == [{"right_name": sc.DEMO_AUTHORIZATION_RIGHT, "rule_class": 0, "granted": True}]
+    # the root helper: setuid-root payload, hidden admin via sysadminctl/dscl, thread injection
+    modes = [(p, e) for p, e in _bodies(demo_msgs, "setmode") if e["mode"] == 0o4755]
+    assert modes and all(p["executable"]["path"] == sc.DEMO_PAYLOAD and tok_uid(p["audit_token"]) == 0 for p, _ in modes)
+    (create_user,) = [e for _, e in _bodies(demo_msgs, "od_create_user")]
+    assert create_user["user_name"] == sc.DEMO_HIDDEN_ADMIN
+    assert create_user["instigator"]["executable"]["path"] == "/usr/sbin/sysadminctl"
+    (hidden,) = [e for _, e in _bodies(demo_msgs, "od_attribute_set")]
+    assert (hidden["record_name"], hidden["attribute_name"], hidden["attribute_values"]) == (
+        sc.DEMO_HIDDEN_ADMIN, "IsHidden", ["1"])
+    (inject,) = _bodies(demo_msgs, "remote_thread_create")
+    assert inject[0]["executable"]["path"] == sc.DEMO_PAYLOAD
+    assert inject[1]["target"]["signing_id"] == sc.DEMO_INJECTOR_TARGET
+    (invalidated,) = _bodies(demo_msgs, "cs_invalidated")
+    later = [m["process"]["codesigning_flags"] for m in demo_msgs
+             if tok(m["process"]["audit_token"]) == tok(invalidated[0]["audit_token"])]
+    assert later[0] & 0x1 and not later[-1] & 0x1  # CS_VALID is gone after the invalidation
+
+
+def test_demo_sessions_remote_access_and_xprotect(demo_msgs):
+    ssh = [(e["source_address"], e["success"], e["uid"]) for _, e in _bodies(demo_msgs, "openssh_login")]
+    assert ssh == [(sc.DEMO_SSH_GUESSING, False, None)] * 3 + [(sc.DEMO_SSH_FROM, True, sc.DEMO_IT_UID)]
+    (attach,) = [e for _, e in _bodies(demo_msgs, "screensharing_attach")]
+    assert attach["graphical_session_id"] == sc.DEMO_GRAPHICAL_SESSION and attach["source_address"] == sc.DEMO_SSH_FROM
+    (login,) = _bodies(demo_msgs, "login_login")
+    assert login[0]["executable"]["path"] == "/usr/bin/login" and login[1]["username"] == "alice"
+    sudo = [e for _, e in _bodies(demo_msgs, "sudo")]
+    assert {e["from_username"] for e in sudo} == {"alice", sc.DEMO_IT_USER} and all(e["to_uid"] == 0 for e in sudo)
+    (su,) = [e for _, e in _bodies(demo_msgs, "su")]
+    assert not su["success"] and su["to_uid"] is None and su["argv"] == []
+    lw = [next(iter(m["event"])) for m in demo_msgs if next(iter(m["event"])).startswith("lw_session_")]
+    assert lw == ["lw_session_login", "lw_session_lock", "lw_session_unlock", "lw_session_logout"]
+    (detected,) = [e for _, e in _bodies(demo_msgs, "xp_malware_detected")]
+    (remediated,) = [e for _, e in _bodies(demo_msgs, "xp_malware_remediated")]
+    assert detected["incident_identifier"] == remediated["incident_identifier"]
+    assert detected["detected_path"] == remediated["remediated_path"] == sc.DEMO_PAYLOAD
+    killed = [e["target"] for p, e in _bodies(demo_msgs, "signal") if p["executable"]["path"].endswith("/XProtect")]
+    assert [tok(t["audit_token"]) for t in killed] == [tok(remediated["remediated_process_audit_token"])]
+    (gatekeeper,) = [e for _, e in _bodies(demo_msgs, "gatekeeper_user_override")]
+    assert gatekeeper["file"]["path"] == sc.DEMO_GATEKEEPER_OVERRIDE and gatekeeper["signing_info"]["team_id"]
+    mounts = [e["statfs"]["f_mntonname"] for _, e in _bodies(demo_msgs, "mount") + _bodies(demo_msgs, "unmount")]
+    assert mounts == [sc.DEMO_DMG_VOLUME] * 2
+    assert [e["extattr"] for _, e in _bodies(demo_msgs, "deleteextattr")] == ["com.apple.quarantine"]
+
+
 # -- determinism and options -------------------------------------------------------------------
 
 
@@ -397,6 +642,10 @@ def test_determinism():
     assert a.lines == b.lines and a.truth == b.truth
     assert list(a.iter_lines()) == a.lines  # iterating again regenerates the same bytes
     assert generate("bench", events=400, seed=10).lines != generate("bench", events=400, seed=9).lines
+    for scenario, events in (("demo", None), ("types", 500)):  # every scenario, not just bench
+        first = generate(scenario, events=events, seed=4, version="mixed", token_form="mixed").lines
+        assert first == generate(scenario, events=events, seed=4, version="mixed", token_form="mixed").lines
+        assert first != generate(scenario, events=events, seed=5, version="mixed", token_form="mixed").lines
 
 
 def test_rendering_options():
@@ -410,16 +659,27 @@ def test_rendering_options():
     assert not any(b'":"/' in line for line in shuffled)
     assert len({tuple(json.loads(line)) for line in shuffled}) > 10
     assert messages(plain) == [json.loads(line) for line in generate("bench", events=300, seed=1).lines]
+    # Key order and escaping are rendering only: every cached rendering of a process or a file
+    # shows its state at the time (a stale one differed in demo seed 1's asid, bench's st_size).
+    for scenario, events in (("demo", None), ("types", 400), ("bench", 3000)):
+        assert (messages(generate(scenario, events=events, seed=1, shuffle_keys=False, escape_slashes=False).lines)
+                == messages(generate(scenario, events=events, seed=1).lines)), scenario
 
 
 def test_bench_mix_and_sizes():
-    c = generate("bench", events=6000, seed=1)
+    c = generate("bench", events=10_000, seed=1)
     msgs = messages(c.lines)
     kinds = Counter(next(iter(m["event"])) for m in msgs)
     share = {k: n / len(msgs) for k, n in kinds.items()}
     assert 0.55 < share["open"] < 0.65 and 0.20 < share["write"] < 0.30
     assert 0.035 < share["exec"] < 0.065 and 0.035 < share["fork"] + share["exit"] < 0.065
     assert 0.005 < share["iokit_open"] < 0.02
+    assert 0.05 < share["close"] < 0.09 and 0.01 < share["mmap"] < 0.03
+    # every other NOTIFY type is in the mix, and the events daemons report are rare
+    assert set(kinds) == set(SHORT.values())
+    assert sum(share[t] for t in USERSPACE_EVENTS) < 0.01
+    assert {n for n, _ in BENCH_MIX} - {"other"} | set(OTHER_MIX) == set(SHORT.values())
+    assert not {n for n, _ in BENCH_MIX} & set(OTHER_MIX)
     shell_execs = [len(line) for line, m in zip(c.lines, msgs) if "exec" in m["event"] and len(m["event"]["exec"]["env"]) >= 30]
     assert shell_execs and sum(shell_execs) / len(shell_execs) > 4000
     paths = {m["event"][k].get("file", m["event"][k].get("target", {})).get("path")

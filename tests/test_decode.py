@@ -76,9 +76,17 @@ def test_mac_monitor_fixtures_decode_to_their_values():
     assert opened["filename"] == raw["event"]["open"]["file"]["path"]
     assert opened["fflag"] == str(raw["event"]["open"]["fflag"]) and opened["fflag_names"] == "FREAD"
     assert "team_id" not in opened  # JSON null -> SQL NULL (absent key)
-    other = rows(p, "es_other_events")
-    assert {r["event_type"] for r in other} == {"remote_thread_create"}
-    assert all(json.loads(r["event"]).keys() == {"remote_thread_create"} for r in other)
+    assert rows(p, "es_other_events") == []  # every type in the fixtures has a table
+    threads = rows(p, "es_remote_thread_create")
+    raws = [json.loads(x)["event"]["remote_thread_create"]
+            for x in shared_file("mac-monitor/eslogger-remote-thread-create.jsonl").read_bytes().splitlines()]
+    assert len(threads) == len(raws) == 2
+    for row, raw in zip(threads, raws):
+        assert row["target_pid"] == str(raw["target"]["audit_token"]["pid"])
+        assert row["target_path"] == raw["target"]["executable"]["path"]
+        assert row["target_signing_id"] == raw["target"]["signing_id"]
+        state = raw["thread_state"]
+        assert row["flavor"] == (str(state["flavor"]) if state else "")  # thread_create: no state ("" = numeric NULL)
 
 
 BASE = {

@@ -12,7 +12,7 @@ from osq_esf import doctor
 from osq_esf.doctor import WARN, FAIL, NOTE, OK, System, render, run_checks
 from tests.test_eslogger import FAKE
 
-MAC = System("darwin", (14, 2), 0)
+MAC = System("darwin", (15, 4), 0)  # new enough for every default client's types (tcc_modify: 15.4)
 
 
 def write_config(tmp_path, extra: str = "") -> str:
@@ -28,8 +28,9 @@ def by_name(checks):
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    for k in ("FAKE_ESLOGGER_FAIL", "FAKE_ESLOGGER_MACOS", "OSQ_ESF_ESLOGGER", "FAKE_ESLOGGER_INPUT"):
+    for k in ("FAKE_ESLOGGER_FAIL", "OSQ_ESF_ESLOGGER", "FAKE_ESLOGGER_INPUT"):
         monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("FAKE_ESLOGGER_MACOS", "15.4")
 
 
 def test_linux_without_eslogger_says_what_works_and_blocks_nothing(monkeypatch, tmp_path):
@@ -48,7 +49,15 @@ def test_mac_ready(tmp_path):
     checks = by_name(run_checks(write_config(tmp_path), None, MAC))
     for name in ("platform", "root", "config", "eslogger", "events", "full disk access"):
         assert checks[name].status == OK, checks[name]
-    assert "macOS 14.2" in render(list(checks.values()), MAC)
+    assert "macOS 15.4" in render(list(checks.values()), MAC)
+
+
+def test_default_clients_on_macos_14_leave_the_newer_security_types_out(tmp_path, monkeypatch):
+    monkeypatch.setenv("FAKE_ESLOGGER_MACOS", "14.0")
+    ev = by_name(run_checks(write_config(tmp_path), None, System("darwin", (14, 0), 0)))["events"]
+    assert ev.status == WARN and ev.detail.startswith("2 event types will be left out")
+    assert "gatekeeper_user_override (came with macOS 15.0" in ev.detail and "tcc_modify" in ev.detail
+    assert "profile_add" not in ev.detail  # 14.0.0 is macOS 14.0
 
 
 def test_mac_without_full_disk_access_says_how_to_grant_it(tmp_path, monkeypatch):
@@ -61,7 +70,7 @@ def test_mac_without_full_disk_access_says_how_to_grant_it(tmp_path, monkeypatch
 
 
 def test_mac_without_root(tmp_path):
-    user = System("darwin", (14, 2), 501)
+    user = System("darwin", (15, 4), 501)
     checks = by_name(run_checks(write_config(tmp_path), None, user))
     assert checks["root"].status == FAIL and "sudo" in checks["root"].fix
     assert checks["full disk access"].status == NOTE

@@ -191,8 +191,11 @@ def test_each_client_subscribes_its_own_types_after_its_mutes(sim):
         assert types_of(cfprefsd) == noisy
         (dyld,) = [c for c in file_calls if c.startswith("mute_path_events 2 /private/var/db/dyld/ ")]
         assert types_of(dyld) == noisy & {number_of(k.short) for k in default_kinds() if k.target}
-        process_calls = next(c for c in log.values() if types_of(c[-1]) == {9, 11, 15})
-        assert process_calls == ["new_client 0", "subscribe 9,11,15"]  # ES's default mute set is left alone
+        process_types = set(map(number_of, default_clients()["process"]))
+        assert {9, 11, 15} <= process_types  # exec, fork, exit
+        process_calls = next(c for c in log.values() if types_of(c[-1]) == process_types)
+        # ES's default mute set is left alone
+        assert process_calls == ["new_client 0", "subscribe " + ",".join(map(str, sorted(process_types)))]
         rows = {r["name"]: r for r in p.rules.rows()}
         assert rows["default:cfprefsd"]["applied"] == "kernel+pipeline"
     finally:
@@ -242,7 +245,7 @@ def test_lineage_keeps_inversion_out_of_a_client_with_process_events():
     assert plan.invert_path and plan.calls == (("/bin/x", 1, ("open",)),)
     # Target inversion never goes to the kernel; target mutes only for types with a target.
     target = MutesConfig(defaults=False, rules=(MuteRule("t", "target_path", "prefix", ("/tmp/",), None),)).active()
-    assert kernel_mutes(target, ["open", "close", "exec"], frozenset({"exec"})).calls == (("/tmp/", 2, ("open",)),)
+    assert kernel_mutes(target, ["open", "fork", "exec"], frozenset({"exec"})).calls == (("/tmp/", 2, ("open",)),)
     inv = MutesConfig(defaults=False, invert=frozenset({"target_path"}), rules=target[:1]).active()
     assert kernel_mutes(inv, ["open"]) == KernelMutes()
     glob = MutesConfig(defaults=False, rules=(MuteRule("g", "process_path", "glob", ("/bin/*",), None),)).active()
@@ -342,9 +345,12 @@ def test_injected_messages_reach_the_tables_over_the_protocol(sim, sim_dir, monk
     finally:
         app.close()
         manager.stop()
+    from osq_esf.sources.common import default_clients
+
     log = calls(sim)
-    assert sum(line.startswith("delete_client") and line.endswith("same_thread=1") for line in log) == 3
-    assert sum(line.startswith("joined") for line in log) == 3
+    assert len(srcs) == len(default_clients()) and "security" in srcs  # one ES client per default group
+    assert sum(line.startswith("delete_client") and line.endswith("same_thread=1") for line in log) == len(srcs)
+    assert sum(line.startswith("joined") for line in log) == len(srcs)
 
 
 def test_seq_numbers_pass_through_so_simulated_drops_are_counted_exactly(sim):

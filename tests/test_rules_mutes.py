@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osq_esf.rules.mutes import DEFAULT_EVENTS, DEFAULT_RULES
-from tests.rules_events import (close_line, exec_line, fork_line, hits, ingest_each, open_line, pipeline_with, rows,
+from tests.rules_events import (close_line, exec_line, other_line, fork_line, hits, ingest_each, open_line, pipeline_with, rows,
                                 write_line)
 
 
@@ -46,7 +46,7 @@ def test_events_restrict_a_mute_to_those_types():
     p, verdicts = run('[mutes]\ndefaults = false\n[[mutes.rule]]\nname = "w"\nprocess_path = "/usr/local/bin/tool"\n'
                       'events = ["write"]\n', [open_line(), write_line(), close_line()])
     assert verdicts == [("write", "muted")]
-    assert len(rows(p, "es_open")) == 1 and len(rows(p, "es_other_events")) == 1
+    assert len(rows(p, "es_open")) == 1 and len(rows(p, "es_close")) == 1
     row = next(r for r in p.rules.rows() if r["name"] == "w")
     assert row["tables"] == "es_write" and row["event_types"] == "write"
     assert row["native"] == "es_mute_path_events(ES_MUTE_PATH_TYPE_LITERAL)"
@@ -68,9 +68,11 @@ def test_exec_is_muted_by_its_caller_path_and_targeted_by_the_new_image():
 def test_target_rules_do_not_touch_events_without_a_target():
     p, verdicts = run('[mutes]\ndefaults = false\ninvert = ["target_path"]\n[[mutes.rule]]\nname = "sel"\n'
                       'target_path_prefix = "/Users/"\n',
-                      [fork_line(), close_line(file="/etc/x"), open_line(file="/etc/x"), open_line()])
-    assert verdicts == [("open", "muted")]  # fork and es_other_events (close) are unaffected
-    assert hits(p)["invert:target_path"] == 1 and hits(p)["sel"] == 1
+                      [fork_line(), other_line(file="/etc/x"), close_line(file="/Users/a"), open_line(file="/etc/x"),
+                       open_line()])
+    assert verdicts == [("open", "muted")]  # fork and es_other_events (no target column) are unaffected
+    # es_close has a target (filename): its /Users/ file is selected like the open's.
+    assert hits(p)["invert:target_path"] == 1 and hits(p)["sel"] == 2
 
 
 def test_inverted_dimension_selects_only_its_matches():

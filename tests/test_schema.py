@@ -80,7 +80,28 @@ def test_an_event_table_without_the_pipeline_groups_is_refused():
      "option"),
     ('name = "other"', "file name"),
     ('name = "t"\ngroups = ["nope"]', "group"),
+    ('name = "t"\nevent = "link"\ngroups = []\n[[columns]]\nname = "a"\ntype = "TEXT"\nsource = "x"\n'
+     'transform = "path_join"\ndescription = "x"', "path_join joins exactly two sources"),
+    ('name = "t"\nevent = "xp_malware_remediated"\ngroups = []\n[[columns]]\nname = "r"\ntype = "PROCESS"\n'
+     'token = "remediated_process_audit_token"\ndescription = "x"', "only a token"),
+    ('name = "t"\nevent = "signal"\ngroups = []\n[[columns]]\nname = "r"\ntype = "PROCESS"\n'
+     'description = "x"', "needs a source or a token"),
 ])
 def test_broken_specs_name_the_problem(text, msg):
     with pytest.raises(SpecError, match=msg):
         parse_specs({"t.toml": text})
+
+
+def test_generated_extractors_are_compiled_once_and_bound_to_their_own_pipeline():
+    from osq_esf.extract import compile_generic
+    from osq_esf.kinds import default_kinds
+
+    kinds = default_kinds()
+    kind = kinds.by_short["signal"]
+    seen = []
+    a = compile_generic(kind.spec, kind.layout, kinds.enums, lambda p: seen.append("a"))
+    b = compile_generic(kind.spec, kind.layout, kinds.enums, lambda p: seen.append("b"))
+    assert a.__code__ is b.__code__ and a.source == b.source  # one compilation
+    assert a.__globals__["context_of"] is not b.__globals__["context_of"]  # each its own pool
+    other_enums = dict(kinds.enums)  # another enums object: compiled anew
+    assert compile_generic(kind.spec, kind.layout, other_enums, None).__code__ is not a.__code__

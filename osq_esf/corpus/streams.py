@@ -24,15 +24,30 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from osq_esf.corpus.render import Envelopes
+from osq_esf.corpus.userspace import USERSPACE_EVENTS
 from osq_esf.corpus.world import NUMBER, SHORT, Mac
 
 ALL_TYPES = None  # a client subscribed to every type
-DEFAULT_CLIENTS: dict[str, tuple[str, ...]] = {
-    "process": ("exec", "fork", "exit", "signal"),
-    "file": ("open", "write", "close", "create", "rename", "unlink", "setmode"),
-    "memory": ("mmap", "mprotect"),
-    "device": ("iokit_open",),
-}
+
+
+def _default_clients() -> dict[str, tuple[str, ...]]:
+    """Every NOTIFY type in one of five clients: process, memory, device and system, the events
+    daemons report (security), and file for all the rest."""
+    groups = {
+        "process": ("exec", "fork", "exit", "signal", "get_task", "get_task_read", "get_task_inspect",
+                    "get_task_name", "trace", "remote_thread_create", "proc_suspend_resume", "proc_check",
+                    "cs_invalidated", "setuid", "setgid", "seteuid", "setegid", "setreuid", "setregid"),
+        "memory": ("mmap", "mprotect"),
+        "device": ("iokit_open", "mount", "unmount", "remount", "kextload", "kextunload", "pty_grant", "pty_close",
+                   "settime"),
+        "security": tuple(e for e in USERSPACE_EVENTS if not e.startswith("file_provider_")) + ("xpc_connect",),
+    }
+    taken = {t for types in groups.values() for t in types}
+    return {"process": groups["process"], "file": tuple(t for t in SHORT.values() if t not in taken),
+            "memory": groups["memory"], "device": groups["device"], "security": groups["security"]}
+
+
+DEFAULT_CLIENTS: dict[str, tuple[str, ...]] = _default_clients()
 SINGLE_CLIENT = "eslogger"
 GARBAGE_KINDS = ("bad_json", "non_object", "invalid_utf8", "unknown_event", "truncated")
 NON_OBJECTS = (b"[]", b'"eslogger"', b"42", b"null", b'["not","an","object"]', b"true")

@@ -16,17 +16,20 @@ import math
 import random
 from typing import Callable
 
-from osq_esf.corpus.render import Style, Variants, iso_ns, iso_us
+from osq_esf import events
+from osq_esf.corpus.kernel import KernelEvents
+from osq_esf.corpus.render import Style, Variants, iso_ns, iso_us, token_json
+from osq_esf.corpus.userspace import UserspaceEvents
 
 # -- constants --------------------------------------------------------------------------
 
-# Event types (es_event_type_t) this world emits, and eslogger's names for them.
-EXEC, OPEN, FORK, CLOSE, CREATE, EXIT = 9, 10, 11, 12, 13, 15
-MMAP, MPROTECT, IOKIT_OPEN, RENAME, SETMODE, SIGNAL, UNLINK, WRITE = 20, 21, 24, 25, 29, 31, 32, 33
-SHORT = {EXEC: "exec", OPEN: "open", FORK: "fork", CLOSE: "close", CREATE: "create", EXIT: "exit",
-         MMAP: "mmap", MPROTECT: "mprotect", IOKIT_OPEN: "iokit_open", RENAME: "rename",
-         SETMODE: "setmode", SIGNAL: "signal", UNLINK: "unlink", WRITE: "write"}
+# Every NOTIFY event type (es_event_type_t) and eslogger's name for it.
+SHORT = {t.number: t.short for t in events.BY_NUMBER.values() if t.action == "NOTIFY"}
 NUMBER = {v: k for k, v in SHORT.items()}
+EXEC, OPEN, FORK, CLOSE, CREATE, EXIT = (NUMBER[n] for n in ("exec", "open", "fork", "close", "create", "exit"))
+MMAP, MPROTECT, IOKIT_OPEN, RENAME, SETMODE, SIGNAL, UNLINK, WRITE = (
+    NUMBER[n] for n in ("mmap", "mprotect", "iokit_open", "rename", "setmode", "signal", "unlink", "write"))
+NO_THREAD = -1  # emit(thread=NO_THREAD): the message's thread is null (ES: "when not applicable")
 
 # Kernel file flags as ES reports them in open.fflag (FFLAGS: O_RDONLY -> FREAD, ...).
 FREAD, FWRITE, FNONBLOCK, FAPPEND = 0x1, 0x2, 0x4, 0x8
@@ -73,7 +76,7 @@ class FileNode:
     """A file or directory: path and stat, rendered as eslogger's file object."""
 
     __slots__ = ("path", "ino", "dev", "mode", "uid", "gid", "size", "flags", "nlink", "rdev",
-                 "birth", "mtime", "ctime", "atime", "renders")
+                 "birth", "mtime", "ctime", "atime", "renders", "grown", "gen")
 
     def __init__(self, path: str, ino: int, mode: int, uid: int, gid: int, size: int, t_ns: int,
                  flags: int = 0, rdev: int = 0, nlink: int = 1):
@@ -84,6 +87,8 @@ class FileNode:
         self.flags, self.rdev, self.nlink = flags, rdev, nlink
         self.birth = self.mtime = self.ctime = self.atime = t_ns
         self.renders: list[bytes] = []
+        self.grown = 0  # bytes written but not yet in the stat (Mac(live_stat=False))
+        self.gen = 0  # bumped by every change: renderings that embed this file know they are stale
 
     def stat(self) -> dict:
         return {
@@ -99,6 +104,11 @@ class FileNode:
         return {"path": self.path, "path_truncated": False, "stat": self.stat()}
 
     def changed(self) -> None:
+        """The stat changed: render again (every cached rendering must show the same stat)."""
+        if self.grown:
+            self.size += self.grown
+            self.grown = 0
+        self.gen += 1
         self.renders.clear()
 
 
@@ -140,7 +150,8 @@ class Proc:
 
     __slots__ = ("pid", "pidversion", "ppid", "original_ppid", "pgid", "sid", "auid", "euid", "egid",
                  "ruid", "rgid", "asid", "image", "tty", "start_ns", "parent", "resp_token", "is_es_client",
-                 "cwd", "env", "threads", "children", "alive", "renders", "label", "execs")
+                 "cwd", "env", "threads", "children", "alive", "renders", "label", "execs", "cs_invalid",
+                 "exe_gen")
 
     def __init__(self, pid: int, pidversion: int, image: Image, start_ns: int, parent: "Proc | None"):
         self.pid, self.pidversion, self.image, self.start_ns, self.parent = pid, pidversion, image, start_ns, parent
@@ -160,6 +171,8 @@ class Proc:
         self.renders: dict[tuple, list[bytes]] = {}
         self.label: str | None = None  # launchd job label, for scenario bookkeeping
         self.execs = 0
+        self.cs_invalid = False  # CS_VALID cleared (cs_invalidated) since its exec
+        self.exe_gen = 0  # the executable's FileNode.gen when ``renders`` were made
 
     def token(self) -> tuple:
         """(auid, euid, egid, ruid, rgid, pid, asid, pidversion): eslogger's array order."""
@@ -180,19 +193,17 @@ class Proc:
 KERNEL_TOKEN = (AU_DEFAUDITID, 0, 0, 0, 0, 0, 0, 0)
 
 
-def token_json(t: tuple, form: str):
-    if form == "array":
-        return list(t)
-    auid, euid, egid, ruid, rgid, pid, asid, pv = t
-    return {"auid": auid, "euid": euid, "egid": egid, "ruid": ruid, "rgid": rgid, "pid": pid,
-            "asid": asid, "pidversion": pv}
-
-
 # -- the machine ----------------------------------------------------------------------------
 
 
-class Mac:
-    """The simulated machine.  Operations emit messages into ``out`` in time order."""
+class Mac(KernelEvents, UserspaceEvents):
+    """The simulated machine.  Operations emit messages into ``out`` in time order.
+
+    The everyday process and file operations are here; the other kernel events come from
+    :class:`~osq_esf.corpus.kernel.KernelEvents`, the events system daemons report from
+    :class:`~osq_esf.corpus.userspace.UserspaceEvents`.  A message of a type newer than every
+    allowed message version is not emitted: that macOS could not have sent it.
+    """
 
     def __init__(self, seed: int, *, versions: tuple[int, ...], token_forms: tuple[str, ...],
                  shuffle: bool, escape: bool, t0_ns: int, uptime_ns: int, rate: float,
@@ -217,6 +228,8 @@ class Mac:
         self.next_tid = 200_000
         self.next_ino = 1_000_000
         self._env_cache: dict[tuple, bytes] = {}
+        self._versions_of: dict[int, tuple[int, ...]] = {}  # event type -> the versions that can carry it
+        self.jobs: dict[str, Proc] = {}  # launchd job label -> its process (the latest started)
         launchd_img = self.image(LAUNCHD_PATH, "com.apple.xpc.launchd")
         self.launchd = Proc(1, 1, launchd_img, self.boot, None)
         self.launchd.threads = [self.tid() for _ in range(4)]
@@ -291,6 +304,9 @@ class Mac:
         return self.variants.pick(f.renders, f.obj, self.style)
 
     def render_proc(self, p: Proc, version: int, form: str) -> bytes:
+        if p.exe_gen != p.image.file.gen:  # its executable's stat changed (chmod, chown...)
+            p.renders.clear()
+            p.exe_gen = p.image.file.gen
         key = (version, form)
         cache = p.renders.get(key)
         if cache is None:
@@ -305,7 +321,7 @@ class Mac:
             "original_ppid": p.original_ppid,
             "group_id": p.pgid,
             "session_id": p.sid,
-            "codesigning_flags": img.cs_flags,
+            "codesigning_flags": img.cs_flags & ~CS_VALID if p.cs_invalid else img.cs_flags,
             "is_platform_binary": img.platform,
             "is_es_client": p.is_es_client,
             "cdhash": img.cdhash,
@@ -336,21 +352,39 @@ class Mac:
     # -- emission -------------------------------------------------------------------------------
 
     def emit(self, event_type: int, proc: Proc, build: Callable[[int, str], dict],
-             thread: int | None = None) -> None:
-        """Render one message now.  ``process`` is rendered before ``build`` runs, so an
-        exec's ``build`` may turn the caller into the new image before rendering ``target``."""
-        versions, forms, pick = self.versions, self.token_forms, self.pick
+             thread: int | None = None) -> bool:
+        """Render one message now (False: no allowed message version can carry its type).
+        ``process`` is rendered before ``build`` runs, so an exec's ``build`` may turn the
+        caller into the new image before rendering ``target``."""
+        versions = self._versions_of.get(event_type)
+        if versions is None:
+            first = events.first_message_version(SHORT.get(event_type, "")) or 1
+            versions = self._versions_of[event_type] = tuple(v for v in self.versions if v >= first)
+        if not versions:
+            return False
+        forms, pick = self.token_forms, self.pick
         v = versions[0] if len(versions) == 1 else pick.choice(versions)
         form = forms[0] if len(forms) == 1 else pick.choice(forms)
         pb = self.render_proc(proc, v, form)
         event = self.style.wrap(SHORT.get(event_type, "future_thing"), build(v, form))
-        if thread is None and v >= 4:
+        if thread == NO_THREAD or v < 4:
+            thread = None
+        elif thread is None:
             ts = proc.threads
             thread = ts[0] if len(ts) == 1 else ts[int(self.rng.random() * len(ts))] if ts else None
         mach = (self.now - self.boot) * MACH_TICKS_PER_NS[0] // MACH_TICKS_PER_NS[1]
         self.out.append((event_type, self.now, mach, thread, v, pb, event))
         self.emitted += 1
         self.step()
+        return True
+
+    def notify(self, short: str, proc: Proc, build: Callable[[int, str], dict], thread: int | None = None) -> bool:
+        """:meth:`emit` by eslogger's name of the event type."""
+        return self.emit(NUMBER[short], proc, build, thread)
+
+    def proc_or_null(self, p: "Proc | None", v: int, form: str):
+        """A process an event names: rendered while it lives, null once it has exited (or when None)."""
+        return self.render_proc(p, v, form) if p is not None and p.alive else None
 
     # -- processes -------------------------------------------------------------------------------
 
@@ -442,6 +476,25 @@ class Mac:
         child = self.fork(parent, **fork_kw)
         return self.exec(child, image, args, env, **kw)
 
+    def running(self, image: Image, *, uid: int = UID_ROOT, gid: int = GID_WHEEL, asid: int | None = None,
+                threads: int = 4, label: str | None = None) -> Proc:
+        """A process launchd started before the recording began (no fork or exec is seen)."""
+        p = Proc(self.alloc_pid(), self.alloc_pidversion(), image,
+                 self.now - int(self.rng.uniform(60, 18_000) * 1e9), self.launchd)
+        p.pgid = p.sid = p.pid
+        if uid:
+            p.user(uid, gid)
+        if asid is not None:
+            p.auid, p.asid = uid, asid
+        p.threads = [self.tid() for _ in range(threads)]
+        p.cwd = self.dir("/")
+        p.label = label
+        if label:
+            self.jobs[label] = p
+        self.launchd.children.add(p)
+        self.procs[p.pid] = p
+        return p
+
     def launch_job(self, label: str, image: Image, args: list[str] | None = None, *, uid: int = 0,
                    gid: int = GID_WHEEL, env: list[str] | None = None, responsible: Proc | None = None,
                    asid: int | None = None) -> Proc:
@@ -451,6 +504,7 @@ class Mac:
         if asid is not None:
             child.asid = asid
             child.auid = uid if uid else AU_DEFAUDITID
+            child.dirty()  # renders made for the fork must not be reused
         child.cwd = self.dir("/")
         xpcproxy = self.image(XPCPROXY_PATH, "com.apple.xpc.proxy")
         self.exec(child, xpcproxy, ["xpcproxy", label], [])
@@ -464,15 +518,18 @@ class Mac:
                                 "SSH_AUTH_SOCK=/private/tmp/com.apple.launchd.Yx3Ae7Rm2K/Listeners"]
         job_env += env or []
         child.label = label
+        self.jobs[label] = child
         return self.exec(child, image, args or [image.path], job_env)
 
     # -- file events ------------------------------------------------------------------------------
 
     def _touch_write(self, f: FileNode, nbytes: int, live: bool) -> None:
-        f.size += nbytes
         if live:
+            f.size += nbytes
             f.mtime = f.ctime = self.now
             f.changed()
+        else:  # the stat shows it at the next change (a modified close)
+            f.grown += nbytes
 
     def _new_file_of(self, proc: Proc, path: str, **kw) -> FileNode:
         """A file ``proc`` brings into existence: owned by its effective user."""
@@ -485,8 +542,8 @@ class Mac:
 
     def open(self, proc: Proc, path: str, fflag: int = FREAD, **kw) -> FileNode:
         f = self._new_file_of(proc, path, **kw) if fflag & O_CREAT else self.file(path, **kw)
-        if fflag & O_TRUNC and f.size:
-            f.size = 0
+        if fflag & O_TRUNC and (f.size or f.grown):
+            f.size = f.grown = 0
             f.changed()
         self.emit(OPEN, proc, lambda v, form: {"fflag": fflag, "file": self.render_file(f)})
         return f
