@@ -139,9 +139,12 @@ class ExtensionServer:
         threading.Thread(target=self._accept_loop, name="ext-accept", daemon=True).start()
 
     def _accept_loop(self) -> None:
-        while not self.stopped.is_set():
+        # This thread's own listener and event: rearm() replaces both (standalone re-registration)
+        # while the old loop may still be between accept() and its check.
+        listener, stopped = self._listener, self.stopped
+        while not stopped.is_set():
             try:
-                conn, _ = self._listener.accept()
+                conn, _ = listener.accept()
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(conn,), name="ext-conn", daemon=True).start()
