@@ -51,10 +51,10 @@ def token_ids(tok):
 
 
 def expected_process(body: dict, col) -> object:
-    proc = walk(body, col.source[0])
+    proc = first_present(body, col.source)
     if proc is None:
         if col.process in ("pid", "pidversion") and col.token:
-            pid, pv = token_ids(walk(body, col.token))
+            pid, pv = token_ids(first_present(body, col.token))
             return pid if col.process == "pid" else pv
         return None
     if col.process in ("pid", "pidversion"):

@@ -196,12 +196,14 @@ class ExtensionServer:
         threading.Thread(target=self._accept_loop, name="ext-accept", daemon=True).start()
 
     def _accept_loop(self) -> None:
-        listener = self._listener
-        while not self.stopped.is_set():
+        # This thread's own listener and event: rearm() replaces both (standalone re-registration)
+        # while the old loop may still be between accept() and its check.
+        listener, stopped = self._listener, self.stopped
+        while not stopped.is_set():
             try:
                 conn, _ = listener.accept()
             except OSError as e:
-                if self.stopped.is_set() or e.errno not in _FD_ERRORS:
+                if stopped.is_set() or e.errno not in _FD_ERRORS:
                     return
                 # Out of descriptors: free one and wait; never give up serving (issue 10).
                 self.limits["fds"].hit(os.strerror(e.errno))
