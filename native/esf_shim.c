@@ -770,44 +770,41 @@ static void v_od_member_value(esf_client *c, es_od_member_type_t type, const voi
 #define OD_HEAD(c, e, v) (V_INSTIGATOR(c, e, v), K(c, "error_code"), v_int(c, (e)->error_code))
 #define OD_TAIL(c, e) (K(c, "node_name"), v_str(c, (e)->node_name), K(c, "db_path"), v_str_or_null(c, (e)->db_path))
 
-static void body_od_user(esf_client *c, const es_event_od_disable_user_t *e, uint32_t v) {
-    OBJ(c);
-    OD_HEAD(c, e, v);
-    K(c, "user_name"), v_str(c, e->user_name);
-    OD_TAIL(c, e);
-    END(c);
-}
+/* The od_* structs are distinct types with the same members: one macro body each. */
+#define BODY_OD_NAMED(c, e, v, name_key, name)                                           \
+    do {                                                                                 \
+        OBJ(c);                                                                          \
+        OD_HEAD(c, e, v);                                                                \
+        K(c, name_key), v_str(c, (e)->name);                                             \
+        OD_TAIL(c, e);                                                                   \
+        END(c);                                                                          \
+    } while (0)
 
-static void body_od_group(esf_client *c, const es_event_od_create_group_t *e, uint32_t v) {
-    OBJ(c);
-    OD_HEAD(c, e, v);
-    K(c, "group_name"), v_str(c, e->group_name);
-    OD_TAIL(c, e);
-    END(c);
-}
+#define BODY_OD_MEMBER(c, e, v)                                                          \
+    do {                                                                                 \
+        OBJ(c);                                                                          \
+        OD_HEAD(c, e, v);                                                                \
+        K(c, "group_name"), v_str(c, (e)->group_name);                                   \
+        K(c, "member"), OBJ(c);                                                          \
+        K(c, "member_type"), v_int(c, (int)(e)->member->member_type);                    \
+        K(c, "member_value");                                                            \
+        v_od_member_value(c, (e)->member->member_type, &(e)->member->member_value);      \
+        END(c);                                                                          \
+        OD_TAIL(c, e);                                                                   \
+        END(c);                                                                          \
+    } while (0)
 
-static void body_od_member(esf_client *c, const es_event_od_group_add_t *e, uint32_t v) {
-    OBJ(c);
-    OD_HEAD(c, e, v);
-    K(c, "group_name"), v_str(c, e->group_name);
-    K(c, "member"), OBJ(c);
-    K(c, "member_type"), v_int(c, (int)e->member->member_type);
-    K(c, "member_value"), v_od_member_value(c, e->member->member_type, &e->member->member_value);
-    END(c);
-    OD_TAIL(c, e);
-    END(c);
-}
-
-static void body_od_attribute_value(esf_client *c, const es_event_od_attribute_value_add_t *e, uint32_t v) {
-    OBJ(c);
-    OD_HEAD(c, e, v);
-    K(c, "record_type"), v_int(c, (int)e->record_type);
-    K(c, "record_name"), v_str(c, e->record_name);
-    K(c, "attribute_name"), v_str(c, e->attribute_name);
-    K(c, "attribute_value"), v_str(c, e->attribute_value);
-    OD_TAIL(c, e);
-    END(c);
-}
+#define BODY_OD_ATTRIBUTE_VALUE(c, e, v)                                                 \
+    do {                                                                                 \
+        OBJ(c);                                                                          \
+        OD_HEAD(c, e, v);                                                                \
+        K(c, "record_type"), v_int(c, (int)(e)->record_type);                            \
+        K(c, "record_name"), v_str(c, (e)->record_name);                                 \
+        K(c, "attribute_name"), v_str(c, (e)->attribute_name);                           \
+        K(c, "attribute_value"), v_str(c, (e)->attribute_value);                         \
+        OD_TAIL(c, e);                                                                   \
+        END(c);                                                                          \
+    } while (0)
 
 static void body_authorization_tokens(esf_client *c, const audit_token_t *instigator, const audit_token_t *petitioner,
                                       uint32_t v) {
@@ -1386,10 +1383,10 @@ static bool out_event(esf_client *c, const es_message_t *m) {
         break;
     }
     case ES_EVENT_TYPE_NOTIFY_OD_GROUP_ADD:
-        body_od_member(c, ev->od_group_add, v);
+        BODY_OD_MEMBER(c, ev->od_group_add, v);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_GROUP_REMOVE:
-        body_od_member(c, ev->od_group_remove, v);
+        BODY_OD_MEMBER(c, ev->od_group_remove, v);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_GROUP_SET: {
         const es_event_od_group_set_t *e = ev->od_group_set;
@@ -1425,28 +1422,28 @@ static bool out_event(esf_client *c, const es_message_t *m) {
         break;
     }
     case ES_EVENT_TYPE_NOTIFY_OD_DISABLE_USER:
-        body_od_user(c, ev->od_disable_user, v);
+        BODY_OD_NAMED(c, ev->od_disable_user, v, "user_name", user_name);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_ENABLE_USER:
-        body_od_user(c, ev->od_enable_user, v);
+        BODY_OD_NAMED(c, ev->od_enable_user, v, "user_name", user_name);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_CREATE_USER:
-        body_od_user(c, ev->od_create_user, v);
+        BODY_OD_NAMED(c, ev->od_create_user, v, "user_name", user_name);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_DELETE_USER:
-        body_od_user(c, ev->od_delete_user, v);
+        BODY_OD_NAMED(c, ev->od_delete_user, v, "user_name", user_name);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_CREATE_GROUP:
-        body_od_group(c, ev->od_create_group, v);
+        BODY_OD_NAMED(c, ev->od_create_group, v, "group_name", group_name);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_DELETE_GROUP:
-        body_od_group(c, ev->od_delete_group, v);
+        BODY_OD_NAMED(c, ev->od_delete_group, v, "group_name", group_name);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_ATTRIBUTE_VALUE_ADD:
-        body_od_attribute_value(c, ev->od_attribute_value_add, v);
+        BODY_OD_ATTRIBUTE_VALUE(c, ev->od_attribute_value_add, v);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_ATTRIBUTE_VALUE_REMOVE:
-        body_od_attribute_value(c, ev->od_attribute_value_remove, v);
+        BODY_OD_ATTRIBUTE_VALUE(c, ev->od_attribute_value_remove, v);
         break;
     case ES_EVENT_TYPE_NOTIFY_OD_ATTRIBUTE_SET: {
         const es_event_od_attribute_set_t *e = ev->od_attribute_set;

@@ -528,7 +528,7 @@ def _od(b, short, v, ctype):
 
 
 def od_member(b, short, v, uuid=False):
-    m, e = _od(b, short, v, "es_event_od_group_add_t")
+    m, e = _od(b, short, v, f"es_event_{short}_t")
     e.group_name = b.tok("admin")
     member = b.new("es_od_member_id_t *")
     if uuid:
@@ -559,19 +559,19 @@ def od_modify_password(b, short, v):
 
 
 def od_user(b, short, v):
-    m, e = _od(b, short, v, "es_event_od_disable_user_t")
+    m, e = _od(b, short, v, f"es_event_{short}_t")
     e.user_name = b.tok("hidden_admin")
     return m
 
 
 def od_group(b, short, v):
-    m, e = _od(b, short, v, "es_event_od_create_group_t")
+    m, e = _od(b, short, v, f"es_event_{short}_t")
     e.group_name = b.tok("staff2")
     return m
 
 
 def od_attribute_value(b, short, v):
-    m, e = _od(b, short, v, "es_event_od_attribute_value_add_t")
+    m, e = _od(b, short, v, f"es_event_{short}_t")
     e.record_type, e.record_name = 0, b.tok("me")
     e.attribute_name, e.attribute_value = b.tok("dsAttrTypeNative:IsHidden"), b.tok("1")
     return m

@@ -753,7 +753,15 @@ typedef struct {
     es_string_token_t db_path;
     audit_token_t instigator_token; /* v8 */
 } es_event_od_group_add_t;
-typedef es_event_od_group_add_t es_event_od_group_remove_t;
+typedef struct {
+    es_process_t *instigator;
+    int error_code;
+    es_string_token_t group_name;
+    es_od_member_id_t *member;
+    es_string_token_t node_name;
+    es_string_token_t db_path;
+    audit_token_t instigator_token; /* v8 */
+} es_event_od_group_remove_t;
 typedef struct {
     es_process_t *instigator;
     int error_code;
@@ -780,9 +788,30 @@ typedef struct {
     es_string_token_t db_path;
     audit_token_t instigator_token; /* v8 */
 } es_event_od_disable_user_t;
-typedef es_event_od_disable_user_t es_event_od_enable_user_t;
-typedef es_event_od_disable_user_t es_event_od_create_user_t;
-typedef es_event_od_disable_user_t es_event_od_delete_user_t;
+typedef struct {
+    es_process_t *instigator;
+    int error_code;
+    es_string_token_t user_name;
+    es_string_token_t node_name;
+    es_string_token_t db_path;
+    audit_token_t instigator_token; /* v8 */
+} es_event_od_enable_user_t;
+typedef struct {
+    es_process_t *instigator;
+    int error_code;
+    es_string_token_t user_name;
+    es_string_token_t node_name;
+    es_string_token_t db_path;
+    audit_token_t instigator_token; /* v8 */
+} es_event_od_create_user_t;
+typedef struct {
+    es_process_t *instigator;
+    int error_code;
+    es_string_token_t user_name;
+    es_string_token_t node_name;
+    es_string_token_t db_path;
+    audit_token_t instigator_token; /* v8 */
+} es_event_od_delete_user_t;
 typedef struct {
     es_process_t *instigator;
     int error_code;
@@ -794,7 +823,17 @@ typedef struct {
     es_string_token_t db_path;
     audit_token_t instigator_token; /* v8 */
 } es_event_od_attribute_value_add_t;
-typedef es_event_od_attribute_value_add_t es_event_od_attribute_value_remove_t;
+typedef struct {
+    es_process_t *instigator;
+    int error_code;
+    int record_type;
+    es_string_token_t record_name;
+    es_string_token_t attribute_name;
+    es_string_token_t attribute_value;
+    es_string_token_t node_name;
+    es_string_token_t db_path;
+    audit_token_t instigator_token; /* v8 */
+} es_event_od_attribute_value_remove_t;
 typedef struct {
     es_process_t *instigator;
     int error_code;
@@ -815,7 +854,14 @@ typedef struct {
     es_string_token_t db_path;
     audit_token_t instigator_token; /* v8 */
 } es_event_od_create_group_t;
-typedef es_event_od_create_group_t es_event_od_delete_group_t;
+typedef struct {
+    es_process_t *instigator;
+    int error_code;
+    es_string_token_t group_name;
+    es_string_token_t node_name;
+    es_string_token_t db_path;
+    audit_token_t instigator_token; /* v8 */
+} es_event_od_delete_group_t;
 typedef struct {
     es_string_token_t service_name;
     int service_domain_type;
