@@ -345,3 +345,19 @@ def test_native_off_macos_needs_the_explicit_simulator(monkeypatch):
     monkeypatch.delenv(ENV_SIM, raising=False)
     with pytest.raises(SourceError, match="the native source needs macOS"):
         make_sources(["native"], pipeline())
+
+
+def test_query_with_the_native_source_answers_once_its_clients_run(sim_dir):
+    """A live source never drains: `osq-esf query --source native` (the Mac smoke test) waits for
+    its clients to run, not for an end that never comes."""
+    import subprocess
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, ENV_SIM: sim_dir}
+    r = subprocess.run([sys.executable, "-m", "osq_esf", "query", "--engine", "embedded", "--format", "json",
+                        "--source", "native", "SELECT name, kind, state FROM es_sources ORDER BY name"],
+                       capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout) == [{"name": n, "kind": "native", "state": "running"}
+                                    for n in ("device", "file", "process")]
