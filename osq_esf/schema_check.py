@@ -4,7 +4,7 @@ The schema is ``data/eslogger-keys.json`` (Mac Monitor, BSD-3-Clause; see
 ``data/LICENSE.mac-monitor``): every key and type eslogger writes for 51 event
 types, recovered from the macOS 27 eslogger binary.  It describes the newest
 message version only, so :data:`VERSION_GATES` adds which message version
-introduced each field (endpoint-security.md §2, §3, §5): below its version a
+introduced each field (Apple's ESMessage.h field notes): below its version a
 field must be absent, from it on it must be present.
 
 Beyond keys and types it checks what eslogger always does: ``time`` with 9
