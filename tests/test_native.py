@@ -361,3 +361,12 @@ def test_query_with_the_native_source_answers_once_its_clients_run(sim_dir):
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout) == [{"name": n, "kind": "native", "state": "running"}
                                     for n in ("device", "file", "process")]
+
+
+@pytest.mark.parametrize("version,spec", [((10, 15), None), ((11, 7), "native"), ((12, 6), "native"),
+                                          ((13, 0), "eslogger"), ((26, 1), "eslogger")])
+def test_the_default_live_source_is_native_where_eslogger_does_not_exist(monkeypatch, version, spec):
+    from osq_esf import sources
+
+    monkeypatch.setattr(sources, "macos_version", lambda: version)
+    assert sources.default_source_spec() == spec
