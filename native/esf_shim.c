@@ -333,6 +333,11 @@ static bool out_string(esf_client *c, const char *data, size_t n, size_t limit) 
         out_reserve(c, n + 1);
         size_t run = 0;
         for (size_t i = 0; i < n;) {
+            unsigned char b = s[i];
+            if (b >= 0x20 && b < 0x80 && b != '"' && b != '\\') { /* the common case, inline */
+                run++, i++;
+                continue;
+            }
             char tmp[6];
             const char *text;
             size_t in, len = escaped(s + i, n - i, &in, tmp, &text);
