@@ -26,9 +26,8 @@ DATA = REPO / "tests" / "data"
 BY_NAME = {t.name: t for t in events.BY_NUMBER.values()}  # ES_EVENT_TYPE_NOTIFY_OPEN -> type
 
 
-@pytest.fixture(scope="session")
-def sim_dir(tmp_path_factory):
-    """The simulator build of _esf_native, compiled once per run with the system compiler."""
+def build_simulator(out, **options) -> str:
+    """Compile the simulator build of _esf_native into ``out`` (skip the test when that cannot be done)."""
     if not (shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")):
         pytest.skip("no C compiler: the native shim cannot be built here")
     sys.path.insert(0, str(REPO / "native"))
@@ -36,12 +35,17 @@ def sim_dir(tmp_path_factory):
         import build as native_build
     finally:
         sys.path.remove(str(REPO / "native"))
-    out = tmp_path_factory.mktemp("esf_native")
     try:
-        native_build.build(out, simulator=True)
+        native_build.build(out, simulator=True, **options)
     except Exception as e:  # cffi's VerificationError / CompileError: no working toolchain
         pytest.skip(f"cannot build the simulator shim: {e}")
     return str(out)
+
+
+@pytest.fixture(scope="session")
+def sim_dir(tmp_path_factory):
+    """The simulator build of _esf_native, compiled once per run with the system compiler."""
+    return build_simulator(tmp_path_factory.mktemp("esf_native"))
 
 
 @pytest.fixture
@@ -296,3 +300,9 @@ class RawClient:
 
     def close(self) -> int:
         return self.lib.esf_client_delete(self.c)
+
+    def __enter__(self) -> "RawClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        assert self.close() == 0

@@ -293,9 +293,8 @@ def test_stop_drains_what_was_delivered_then_deletes_the_client_on_its_thread(si
 
 @pytest.fixture
 def raw(sim):
-    r = RawClient(sim, list(REPO_NATIVE_TYPES))
-    yield r
-    assert r.close() == 0
+    with RawClient(sim, list(REPO_NATIVE_TYPES)) as r:
+        yield r
 
 
 TEXT = st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=40)

@@ -24,9 +24,8 @@ NOTIFY = sorted(t.short for t in events.BY_NUMBER.values() if t.short)
 
 @pytest.fixture
 def raw(sim):  # noqa: F811
-    r = RawClient(sim)
-    yield r
-    assert r.close() == 0
+    with RawClient(sim) as r:
+        yield r
 
 
 def line_of(raw, short: str, version: int = 10, build=None) -> dict:

@@ -24,7 +24,8 @@ from osq_esf.health import TOTAL
 from osq_esf.sources import SourceError
 from osq_esf.sources.native import CAP_INVERSION, CAP_PATH_EVENTS, CAP_TARGET_PATHS, ENV_SIM
 from tests.native_messages import BODIES
-from tests.native_sim import (BY_NAME, Builder, RawClient, by_client, calls, es_of, install_rules, load_default_mute_set,
+from tests.native_sim import (BY_NAME, Builder, RawClient, build_simulator, by_client, calls, es_of,  # noqa: F401
+                              install_rules, load_default_mute_set,
                               muted_paths, sim, sim_dir, start, stop, violations, wait_for,  # noqa: F401
                               without_self_mute)
 from tests.test_health import conserved, pipeline, rows_by
@@ -160,23 +161,19 @@ def test_a_handler_call_after_es_delete_client_touches_no_freed_memory(sim_dir):
 
 def test_auth_types_are_refused_before_es_subscribe(sim):
     """D7: nothing here answers AUTH messages within their deadline, so the C layer never subscribes one."""
-    r = RawClient(sim, ["open"])
-    try:
+    with RawClient(sim, ["open"]) as r:
         for number in AUTH_TYPES:
             rc = sim.lib.esf_subscribe(r.c, sim.ffi.new("uint32_t[]", [number]),
                                        sim.ffi.new("char *[]", [sim.ffi.new("char[]", b"x")]), 1)
             assert rc == -2, number
         assert sum(c.startswith("subscribe") for c in calls(sim)) == 1  # only the RawClient's own
-    finally:
-        assert r.close() == 0
 
 
 def test_an_auth_message_that_arrives_anyway_is_allowed_at_once(sim):
     """D7, second line of defence: AUTH_OPEN answered with flags, any other AUTH type with ALLOW.
     The simulator kills the client and records a violation for a missed deadline."""
-    r = RawClient(sim, ["open"])
     b = Builder(sim)
-    try:
+    with RawClient(sim, ["open"]) as r:
         for short, answer in (("open", "respond_flags_result"), ("exec", "respond_auth_result")):
             auth = BY_NAME[f"ES_EVENT_TYPE_AUTH_{short.upper()}"].number
             sim.lib.es_sim_subscribe(r.es, auth)
@@ -185,8 +182,6 @@ def test_an_auth_message_that_arrives_anyway_is_allowed_at_once(sim):
             assert r.line(m) == b""  # answered, not written: eslogger writes NOTIFY only
             assert any(c.startswith(answer) and c.endswith(f"{auth} -> 0") for c in calls(sim))
         assert r.stats().auth_answered == 2
-    finally:
-        assert r.close() == 0
 
 
 # -- macOS 11 and 12 (D1) ------------------------------------------------------------------------
@@ -351,14 +346,11 @@ def test_a_reload_that_drops_inversion_lets_everything_through_and_leaves_it_to_
 def test_the_default_mute_set_is_kept_unless_inverting_and_cleared_before_inverting(sim):
     assert load_default_mute_set(sim) == 16  # Apple's, as dumped on macOS 13.3.1
     windowserver = "/System/Library/PrivateFrameworks/SkyLight.framework/Versions/A/Resources/WindowServer"
-    raw = RawClient(sim, ["open"])
-    try:
+    with RawClient(sim, ["open"]) as raw:
         kept = muted_paths(sim, raw.es)
         assert len(kept) == 16 and all(line.startswith("1 /") for line in kept)  # literal paths, AUTH types
         b = Builder(sim)
         assert raw.deliver(b.open(process=b.process(windowserver))) == 0  # NOTIFY events still come
-    finally:
-        raw.close()
     p = pipeline()
     install_rules(p, selection(["/Applications/"]))
     srcs = start(p, sim, selection(["/Applications/"]))
@@ -398,20 +390,16 @@ def test_an_argv_that_escaping_blows_up_still_becomes_a_row_flagged_truncated(si
 
 
 def test_the_truncation_is_flagged_in_the_line(sim):
-    r = RawClient(sim, ["exec"], ring_bytes=1 << 20)
-    try:
+    with RawClient(sim, ["exec"], ring_bytes=1 << 20) as r:
         b = Builder(sim)
         line = json.loads(r.line(b.exec(args=["x" * 300_000], env=["E=1"])))["event"]["exec"]
         assert line["args_truncated"] is True and "env_truncated" not in line
         assert len(line["args"][0]) < 300_000 and line["env"] == ["E=1"]
-    finally:
-        r.close()
 
 
 def test_a_drain_buffer_smaller_than_the_next_line_says_how_big_it_must_be(sim):
     """Before, esf_drain returned 0 forever for such a buffer, and the line stayed stuck."""
-    r = RawClient(sim, ["open"])
-    try:
+    with RawClient(sim, ["open"]) as r:
         b = Builder(sim)
         assert r.deliver(b.open("/Users/me/" + "d" * 500)) == 0
         assert sim.lib.es_sim_wait_idle(r.es, 5000) == 0
@@ -423,20 +411,15 @@ def test_a_drain_buffer_smaller_than_the_next_line_says_how_big_it_must_be(sim):
         assert sim.lib.esf_drain(r.c, big, size, 10, 0, need) == size and need[0] == 0
         line = sim.ffi.buffer(big, size)[:]
         assert line.endswith(b"\n") and json.loads(line)["event"]["open"]["file"]["path"].endswith("d" * 500)
-    finally:
-        r.close()
 
 
 def test_the_client_does_not_hear_its_own_process(sim):
-    r = RawClient(sim, ["open"])
-    try:
+    with RawClient(sim, ["open"]) as r:
         b = Builder(sim)
         mine = b.open(process=b.process(sys.executable, pid=os.getpid(), pidversion=1))
         assert r.deliver(mine) == 2  # es_mute_process(own token): no feedback loop through its own opens
         assert r.deliver(b.open(process=b.process("/bin/ls", pid=os.getpid() + 1))) == 0
         assert r.stats().self_muted == 1
-    finally:
-        r.close()
 
 
 def test_a_wall_clock_jump_does_not_stretch_the_drain_timeout(sim):
@@ -465,19 +448,7 @@ def test_a_wall_clock_jump_does_not_stretch_the_drain_timeout(sim):
 @pytest.fixture(scope="session")
 def sdk13_sim_dir(tmp_path_factory):
     """The simulator build pretending to be compiled against the macOS 13.3 SDK."""
-    from tests.conftest import REPO
-
-    sys.path.insert(0, str(REPO / "native"))
-    try:
-        import build as native_build
-    finally:
-        sys.path.remove(str(REPO / "native"))
-    out = tmp_path_factory.mktemp("esf_native_sdk13")
-    try:
-        native_build.build(out, simulator=True, sim_sdk=130300)
-    except Exception as e:
-        pytest.skip(f"cannot build the simulator shim: {e}")
-    return str(out)
+    return build_simulator(tmp_path_factory.mktemp("esf_native_sdk13"), sim_sdk=130300)
 
 
 def test_types_newer_than_the_sdk_are_counted_in_es_health_never_written_empty(sdk13_sim_dir, caplog):

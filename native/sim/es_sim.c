@@ -698,14 +698,20 @@ static int is_target_type(es_mute_path_type_t type) {
     return type == ES_MUTE_PATH_TYPE_TARGET_PREFIX || type == ES_MUTE_PATH_TYPE_TARGET_LITERAL;
 }
 
-static es_return_t mute_call(es_client_t *c, const char *call, const char *path, es_mute_path_type_t type,
-                             const es_event_type_t *events, size_t n) {
+/* "<call> <client> <type> <path> <events or *>" in the call log. */
+static void log_path_call(es_client_t *c, const char *call, const char *path, es_mute_path_type_t type,
+                          const es_event_type_t *events, size_t n) {
     char text[2048];
     if (events)
         events_text(text, sizeof text, events, n);
     else
         snprintf(text, sizeof text, "*");
     sim_log("%s %d %d %s %s", call, c->id, (int)type, path ? path : "(null)", text);
+}
+
+static es_return_t mute_call(es_client_t *c, const char *call, const char *path, es_mute_path_type_t type,
+                             const es_event_type_t *events, size_t n) {
+    log_path_call(c, call, path, type, events, n);
     if (path == NULL || (unsigned)type > ES_MUTE_PATH_TYPE_TARGET_LITERAL)
         return ES_RETURN_ERROR;
     if (is_target_type(type) && unavailable("target path mute types", 13, 0))
@@ -768,12 +774,7 @@ static void check_selection(es_client_t *c, const unsigned char *before, const c
 
 static es_return_t unmute_call(es_client_t *c, const char *call, const char *path, es_mute_path_type_t type,
                                const es_event_type_t *events, size_t n) {
-    char text[2048];
-    if (events)
-        events_text(text, sizeof text, events, n);
-    else
-        snprintf(text, sizeof text, "*");
-    sim_log("%s %d %d %s %s", call, c->id, (int)type, path ? path : "(null)", text);
+    log_path_call(c, call, path, type, events, n);
     if (unavailable(call, 12, 0) || (is_target_type(type) && unavailable("target path mute types", 13, 0)))
         return ES_RETURN_ERROR;
     if (path == NULL || should_fail(call))
