@@ -14,6 +14,7 @@ import os
 import shutil
 import sys
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -132,6 +133,17 @@ def stop(srcs):
     for s in srcs.values():
         s.join(10)
         assert not s._thread.is_alive()
+
+
+@contextmanager
+def running(p, mod, config_text: str = "", **options):
+    """The sources of ``config_text`` with its rules installed, stopped afterwards."""
+    install_rules(p, config_text)
+    srcs = start(p, mod, config_text, **options)
+    try:
+        yield srcs
+    finally:
+        stop(srcs)
 
 
 def install_rules(p, config_text: str = ""):

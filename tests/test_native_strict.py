@@ -25,7 +25,7 @@ from osq_esf.sources import SourceError
 from osq_esf.sources.native import CAP_INVERSION, CAP_PATH_EVENTS, CAP_TARGET_PATHS, ENV_SIM
 from tests.native_messages import BODIES
 from tests.native_sim import (BY_NAME, Builder, RawClient, build_simulator, by_client, calls, es_of,  # noqa: F401
-                              install_rules, load_default_mute_set,
+                              install_rules, load_default_mute_set, running,
                               muted_paths, sim, sim_dir, start, stop, violations, wait_for,  # noqa: F401
                               without_self_mute)
 from tests.test_health import conserved, pipeline, rows_by
@@ -300,11 +300,8 @@ def selection(apps: list[str], invert: bool = True) -> str:
 def test_a_reload_under_inversion_adds_the_new_selection_before_removing_the_old(sim):
     """D4: unmuting first would select nothing for a moment (a violation in the simulator)."""
     p = pipeline()
-    install_rules(p, selection(["/Applications/"]))
-    srcs = start(p, sim, selection(["/Applications/"]))
-    src = srcs["file"]
-    try:
-        es = es_of(sim, src)
+    with running(p, sim, selection(["/Applications/"])) as srcs:
+        src, es = srcs["file"], es_of(sim, srcs["file"])
         install_rules(p, selection(["/opt/"]))
         wait_for(lambda: src.kernel.calls == (("/opt/", 0, ("open",)),), "the reload to reach the kernel")
         (c,) = by_client(calls(sim)).values()
@@ -314,17 +311,12 @@ def test_a_reload_under_inversion_adds_the_new_selection_before_removing_the_old
         assert sim.lib.es_sim_deliver(es, b.open(process=b.process("/opt/x"))) == 0
         assert sim.lib.es_sim_deliver(es, b.open(process=b.process("/Applications/A.app/A"))) == 2
         assert {r["name"]: r["applied"] for r in p.rules.rows()}["r0"] == "kernel+pipeline"
-    finally:
-        stop(srcs)
 
 
 def test_a_reload_that_drops_inversion_lets_everything_through_and_leaves_it_to_the_pipeline(sim):
     p = pipeline()
-    install_rules(p, selection(["/Applications/"]))
-    srcs = start(p, sim, selection(["/Applications/"]))
-    src = srcs["file"]
-    try:
-        es = es_of(sim, src)
+    with running(p, sim, selection(["/Applications/"])) as srcs:
+        src, es = srcs["file"], es_of(sim, srcs["file"])
         install_rules(p, selection(["/opt/"], invert=False))
         wait_for(lambda: src.kernel.empty and src._wanted is not None and not src._wanted.invert_path, "reload")
         (c,) = by_client(calls(sim)).values()
@@ -339,8 +331,6 @@ def test_a_reload_that_drops_inversion_lets_everything_through_and_leaves_it_to_
         assert rows_by(p)[("file", "open")]["muted"] == 1
         rules = {r["name"]: r for r in p.rules.rows()}
         assert rules["r0"]["applied"] == "pipeline" and rules["r0"]["hits"] == 1
-    finally:
-        stop(srcs)
 
 
 def test_the_default_mute_set_is_kept_unless_inverting_and_cleared_before_inverting(sim):
