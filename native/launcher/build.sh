@@ -16,7 +16,7 @@
 #   --team TEAMID    the identity's Team ID; every nested .so/.dylib is checked to carry it
 #   --profile FILE   provisioning profile granting com.apple.developer.endpoint-security.client
 #                    for TEAMID.BUNDLE-ID; embedded as Contents/embedded.provisionprofile
-#   --bundle-id ID   CFBundleIdentifier (default org.osq-esf.osq-esf); must match the profile
+#   --bundle-id ID   CFBundleIdentifier (default com.osq-esf.agent); must match the profile
 #   --version V      CFBundleShortVersionString (default: osq_esf.__version__ from PREFIX)
 #
 # Order (Apple: sign nested code first, then the bundle): every Mach-O file under
@@ -27,7 +27,7 @@
 set -eu
 
 HERE=$(cd "$(dirname "$0")" && pwd)
-OUT= PYTHON= SIGN= TEAM= PROFILE= BUNDLE_ID=org.osq-esf.osq-esf VERSION=
+OUT= PYTHON= SIGN= TEAM= PROFILE= BUNDLE_ID=com.osq-esf.agent VERSION=
 
 usage() {
     sed -n "2,20p" "$0" | sed "s/^# \{0,1\}//" >&2
