@@ -53,7 +53,7 @@ def _child(kind: str, strip_env: bool, events: int) -> dict:
     st = feed(p, corpus)
     settle()
     after = rss_bytes()
-    ring = p.tables["es_" + kind].ring
+    ring = p.rings["es_" + kind]
     n = max(1, len(ring))
     # The same, counted from the structures (no allocator noise): columns plus each distinct string once.
     columns = sum(map(sys.getsizeof, [ring._eid, ring._time, ring._tmax, ring._ctx, *ring._ints, *ring._objs]))

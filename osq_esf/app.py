@@ -10,11 +10,13 @@ import threading
 
 from osq_esf import __version__
 from osq_esf.extension.server import ExtensionServer, RegistrationError
-from osq_esf.lineage import Lineage, ProcessesTable
+from osq_esf.extension.tables import EventTable, ProcessesTable, StatusTable
+from osq_esf.kinds import load_kinds
+from osq_esf.lineage import Lineage
 from osq_esf.pipeline import Pipeline
-from osq_esf.schema import SpecError, load_specs
+from osq_esf.schema import SpecError
 from osq_esf.sources import SourceError, default_source_spec, make_sources
-from osq_esf.tables import StatusTable
+from osq_esf.status import stage_rows
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +42,8 @@ class App:
     def __init__(self, pipeline: Pipeline, sources, status_tables=()):
         self.pipeline = pipeline
         self.sources = list(sources)
-        tables = list(pipeline.tables.values()) + list(status_tables)
+        tables = [EventTable(layout, pipeline.rings[name]) for name, layout in pipeline.layouts.items()]
+        tables += list(status_tables)
         self.server = ExtensionServer(tables, name=EXTENSION_NAME, version=__version__)
         self.reloader = None  # a ConfigReloader once from_args has installed the rules
 
@@ -49,16 +52,16 @@ class App:
         allow_unsafe = getattr(args, "allow_unsafe_config", False)
         config = load_config(getattr(args, "config", None), allow_unsafe)
         try:
-            specs = load_specs()
+            kinds = load_kinds()
         except SpecError as e:
             raise AppError(f"broken table specs: {e}") from None
-        pipeline = Pipeline(specs, **(config.ring_kwargs() if config else {}))
+        pipeline = Pipeline(kinds, **(config.ring_kwargs() if config else {}))
         pipeline.lineage = Lineage.from_config(config.lineage if config else None, pipeline.pool)
         pipeline.sequence = pipeline.health  # seq_num/global_seq_num gap accounting (es_health)
         # Mutes, filters and redaction are always installed: the default mutes and the
         # secret masking apply even without a config file.
         from osq_esf.config import ConfigError
-        from osq_esf.rules.reload import ConfigReloader
+        from osq_esf.reload import ConfigReloader
 
         reloader = ConfigReloader(pipeline, getattr(args, "config", None), allow_unsafe, config)
         try:
@@ -78,13 +81,15 @@ class App:
             sources = make_sources(source_specs, pipeline, getattr(args, "speed", 0.0), config)
         except SourceError as e:
             raise AppError(str(e)) from None
+        specs = kinds.specs
         status = [
             StatusTable(specs["es_sources"], pipeline.source_rows),
             StatusTable(specs["es_decode_errors"], pipeline.decode_error_rows),
             # Empty when [lineage] enabled = false: the table exists either way.
-            ProcessesTable(specs["es_processes"], pipeline.lineage or Lineage(), pipeline.lock),
+            ProcessesTable(specs["es_processes"], pipeline.lineage, pipeline.lock),
             StatusTable(specs["es_mutes"], reloader.rows),
             StatusTable(specs["es_health"], lambda: pipeline.health.rows(pipeline)),
+            StatusTable(specs["es_stages"], lambda: stage_rows(pipeline, reloader)),
         ]
         app = cls(pipeline, sources, status)
         app.reloader = reloader

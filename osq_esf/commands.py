@@ -1,13 +1,17 @@
-"""osq-esf query | shell | demo: SQL over replayed events through a real extension process.
+"""osq-esf query | shell | pack | demo: SQL over replayed events.
 
-These commands sit on the embedded host (osq_esf.host) — or a real osqueryi when one is on
-PATH — and start `osq-esf run` as a child exactly as osqueryd autoloads an extension.
+query, shell and demo sit on the embedded host (osq_esf.host), or on a real
+osqueryi with --engine osqueryi, and start `osq-esf run` as a child exactly
+as osqueryd autoloads an extension. pack runs packs in the recording's time
+(osq_esf.packrun).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import sys
+import time
 from importlib import resources
 
 from osq_esf.app import EXTENSION_NAME
@@ -41,36 +45,102 @@ def sources_drained(session) -> bool:
                               for kind, state in rows)
 
 
-def _needs_osqueryi_drain(engine: str) -> bool:
-    from osq_esf.host.runner import resolve_engine
+def output_options(args):
+    from osq_esf.host.output import OutputOptions
 
-    # osqueryi cannot poll for readiness, so the extension registers only once drained.
-    return resolve_engine(engine) == "osqueryi"
+    return OutputOptions(args.format, args.separator, args.header)
+
+
+def clock_for(now: str, recordings: list[str]):
+    """The clock `--now` asks for: None (the system clock), pinned, or rebased to the recording's end."""
+    if now == "real":
+        return None
+    if now.isdigit():
+        pinned = float(now)
+        return lambda: pinned
+    from osq_esf.packrun import time_range
+
+    end = math.ceil(time_range(recordings)[1])
+    if now == "end":
+        return lambda: float(end)
+    started = time.monotonic()
+    return lambda: end + (time.monotonic() - started)
 
 
 def cmd_query(args) -> int:
     from osq_esf.host.errors import ExtensionStartError, QueryError
-    from osq_esf.host.output import format_result
-    from osq_esf.host.runner import run_query, run_shell
+    from osq_esf.host.output import render
+    from osq_esf.host.runner import run_query_all, run_shell
+    from osq_esf.packrun import RecordingError
 
     if not args.replay and not args.source:
         print("osq-esf: nothing to query: give --replay PATH (or --source SPEC)", file=sys.stderr)
         return 2
+    output = output_options(args)
+    osqueryi = args.engine == "osqueryi"
     try:
-        argv = extension_argv(args.source, args.replay, args.config, args.speed,
-                              drain_first=_needs_osqueryi_drain(args.engine))
+        clock = clock_for(args.now, args.replay)
+        # osqueryi cannot poll for readiness, so the extension registers only once drained,
+        # and osqueryi must wait that long for it.
+        argv = extension_argv(args.source, args.replay, args.config, args.speed, drain_first=osqueryi)
+        options = {"timeout": 120} if osqueryi else {"clock": clock}
+        if osqueryi and clock is not None:
+            raise QueryError("osqueryi keeps its own clock: --now needs --engine embedded")
         if args.command == "shell":
-            return run_shell(argv, engine=args.engine, extension_name=EXTENSION_NAME, mode=args.format,
-                             ready=sources_drained, verbose=args.verbose)
-        result = run_query(argv, args.sql, engine=args.engine, extension_name=EXTENSION_NAME,
-                           ready=sources_drained, verbose=args.verbose)
-    except (ExtensionStartError, QueryError, ValueError) as e:
+            return run_shell(argv, engine=args.engine, extension_name=EXTENSION_NAME, mode=output,
+                             ready=sources_drained, verbose=args.verbose, **options)
+        results = run_query_all(argv, args.sql, engine=args.engine, extension_name=EXTENSION_NAME,
+                                ready=sources_drained, verbose=args.verbose, **options)
+    except QueryError as e:
+        partial = getattr(e, "partial_results", [])
+        if partial:  # what ran before the failing statement, as osqueryi prints it
+            sys.stdout.write(render(partial, output))
+        print(f"Error: {e}", file=sys.stderr)
+        return 1
+    except (ExtensionStartError, RecordingError, ValueError, OSError) as e:
         print(f"osq-esf: {e}", file=sys.stderr)
         return 1
-    sys.stdout.write(format_result(result, args.format))
-    if not format_result(result, args.format).endswith("\n"):
-        sys.stdout.write("\n")
+    sys.stdout.write(render(results, output))
     return 0
+
+
+def cmd_pack(args) -> int:
+    """osq-esf pack PACK... --replay PATH... | --check."""
+    from osq_esf.app import AppError
+    from osq_esf.host.packs import PackError
+    from osq_esf.packrun import RecordingError, check_pack_file, run_packs
+
+    try:
+        if args.to_fleet:
+            from osq_esf.fleet import label_yaml, reports_yaml
+            from osq_esf.host.packs import load_pack
+
+            for path in args.packs:
+                pack = load_pack(path)
+                sys.stdout.write(reports_yaml(pack) if args.to_fleet == "reports" else label_yaml(pack))
+            return 0
+        if args.check:
+            failed = 0
+            for path in args.packs:
+                problems = check_pack_file(path, args.config, args.allow_unsafe_config)
+                for problem in problems:
+                    print(f"{path}: {problem}")
+                failed += bool(problems)
+                if not problems:
+                    print(f"{path}: ok")
+            return 1 if failed else 0
+        if not args.replay:
+            print("osq-esf pack: give --replay PATH (a recording to run the packs over) or --check",
+                  file=sys.stderr)
+            return 2
+        scheduler = run_packs(args.packs, args.replay, sys.stdout, config=args.config,
+                              allow_unsafe_config=args.allow_unsafe_config, host_identifier=args.host_identifier,
+                              delimiter=args.pack_delimiter, splay_percent=args.splay_percent, seed=args.seed)
+    except (PackError, RecordingError, AppError, OSError) as e:
+        print(f"osq-esf pack: {e}", file=sys.stderr)
+        return 2
+    sys.stdout.flush()
+    return 1 if scheduler.failures else 0
 
 
 # SQLite has no basename(): strip everything up to the last '/'.
@@ -113,7 +183,7 @@ def demo_recording() -> str:
 
 def cmd_demo(args) -> int:
     from osq_esf.host.errors import ExtensionStartError, QueryError
-    from osq_esf.host.output import format_result
+    from osq_esf.host.output import OutputOptions, render
     from osq_esf.host.runner import EmbeddedSession
 
     rec = demo_recording()
@@ -129,11 +199,11 @@ def cmd_demo(args) -> int:
             for why, sql in DEMO_QUERIES:
                 print(f"-- {why}\n{sql}")
                 try:
-                    out = format_result(session.query(sql), args.format)
+                    out = render(session.query_all(sql), OutputOptions(args.format))
                 except QueryError as e:
                     failures += 1
                     out = f"error: {e}"
-                print(out.rstrip("\n") + "\n")
+                print(out.rstrip("\n") + "\n", flush=True)
     except (ExtensionStartError, QueryError) as e:
         print(f"osq-esf: {e}", file=sys.stderr)
         return 1

@@ -50,6 +50,7 @@ class EsloggerConfig:
 class Config:
     capacity: dict[str, int] = field(default_factory=dict)
     max_bytes: dict[str, int] = field(default_factory=dict)
+    total_bytes: int | None = None  # [rings] max_bytes: every ring together (None: the default)
     lineage: LineageConfig = field(default_factory=LineageConfig)
     # ``[clients]``: client name -> eslogger event names (one eslogger child each); empty = defaults.
     clients: dict[str, list[str]] = field(default_factory=dict)
@@ -58,7 +59,10 @@ class Config:
     rules: RulesConfig = field(default_factory=RulesConfig)
 
     def ring_kwargs(self) -> dict:
-        return {"capacity": self.capacity, "max_bytes": self.max_bytes}
+        kw = {"capacity": self.capacity, "max_bytes": self.max_bytes}
+        if self.total_bytes is not None:
+            kw["total_bytes"] = self.total_bytes
+        return kw
 
 
 def _line_of(text: str, key: str) -> str:
@@ -112,7 +116,7 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
         unknown = [k for k in raw if k not in {"rings", "lineage", "clients", "eslogger", *RULE_SECTIONS}]
         if unknown:
             raise RuleError(unknown[0], "unknown section")
-        cfg.capacity, cfg.max_bytes = _parse_rings(raw.get("rings", {}))
+        cfg.capacity, cfg.max_bytes, cfg.total_bytes = _parse_rings(raw.get("rings", {}))
         cfg.lineage = _parse_lineage(raw.get("lineage", {}))
         cfg.clients = _parse_clients(raw.get("clients", {}))
         cfg.eslogger = _parse_eslogger(raw.get("eslogger", {}))
@@ -129,17 +133,22 @@ def _count(v, key: str, low: int) -> int:
     return v
 
 
-def _parse_rings(section) -> tuple[dict[str, int], dict[str, int]]:
+def _parse_rings(section) -> tuple[dict[str, int], dict[str, int], int | None]:
+    """``[rings]``: ``max_bytes`` for all rings together, and ``[rings.<table>]`` capacity/max_bytes."""
     capacity: dict[str, int] = {}
     max_bytes: dict[str, int] = {}
+    total = None
     for table, opts in base.table_of(section, "rings").items():
+        if table == "max_bytes":
+            total = _count(opts, "rings.max_bytes", 0)
+            continue
         key = f"rings.{table}"
         base.check_keys(base.table_of(opts, key), {"capacity", "max_bytes"}, key)
         if "capacity" in opts:
             capacity[table] = _count(opts["capacity"], f"{key}.capacity", 1)
         if "max_bytes" in opts:
             max_bytes[table] = _count(opts["max_bytes"], f"{key}.max_bytes", 0)
-    return capacity, max_bytes
+    return capacity, max_bytes, total
 
 
 def _parse_lineage(section) -> LineageConfig:

@@ -14,6 +14,7 @@ both are accepted here and normalised once per distinct process in
 from __future__ import annotations
 
 import calendar
+import re
 from typing import Optional, Tuple, Union
 
 import msgspec
@@ -63,62 +64,15 @@ class Process(Struct, frozen=True, gc=False, kw_only=True):
     cs_validation_category: Optional[int] = None
 
 
-class ExecEvent(Struct, gc=False, kw_only=True):
-    target: Process
-    args: list[str] = []
-    env: list[str] = []
-    cwd: Optional[File] = None
-    script: Optional[File] = None
-    dyld_exec_path: Optional[str] = None
-    last_fd: Optional[int] = None
-    image_cputype: Optional[int] = None
-    image_cpusubtype: Optional[int] = None
-
-
-class OpenEvent(Struct, gc=False):
-    fflag: int
-    file: File
-
-
-class WriteEvent(Struct, gc=False):
-    target: File
-
-
-class IOKitOpenEvent(Struct, gc=False, kw_only=True):
-    user_client_type: int = 0
-    user_client_class: str = ""
-    parent_registry_id: Optional[int] = None
-    parent_path: Optional[str] = None
-
-
-class ForkEvent(Struct, gc=False):
-    child: Process
-
-
-class ExitEvent(Struct, gc=False):
-    stat: int
-
-
-class Events(Struct, gc=False, kw_only=True):
-    """The ``event`` object: one key named after the type; unmodelled keys are skipped."""
-
-    exec: Optional[ExecEvent] = None
-    open: Optional[OpenEvent] = None
-    write: Optional[WriteEvent] = None
-    iokit_open: Optional[IOKitOpenEvent] = None
-    fork: Optional[ForkEvent] = None
-    exit: Optional[ExitEvent] = None
-
-
 class Thread(Struct, frozen=True, gc=False):
     thread_id: int = 0
 
 
-class _Envelope(Struct, gc=False, kw_only=True):
-    """The message fields both decoded forms share; ``process`` is added by each form."""
+class Envelope(Struct, gc=False, kw_only=True):
+    """The message fields every decoded form shares; ``event`` and ``process`` are added by
+    :class:`Codec`, because the event bodies are built from the table declarations."""
 
     event_type: int
-    event: Events
     time: str
     version: int = 1
     mach_time: int = 0
@@ -126,23 +80,6 @@ class _Envelope(Struct, gc=False, kw_only=True):
     global_seq_num: Optional[int] = None
     thread: Optional[Thread] = None
     action_type: int = 1
-
-
-class Message(_Envelope, kw_only=True):
-    """One eslogger message with its acting process decoded."""
-
-    process: Process
-
-
-class IngestMessage(_Envelope, kw_only=True):
-    """:class:`Message` as the pipeline reads it: the acting ``process`` left as raw JSON.
-
-    Most events come from a few hundred processes, so the pipeline interns the context by
-    these bytes (:meth:`osq_esf.process.ProcessPool.get_raw`) and builds a :class:`Process`
-    only for bytes it has not seen: skipping the struct saves ~1/3 of the decode.
-    """
-
-    process: msgspec.Raw
 
 
 class RawEvent(Struct, gc=False):
@@ -155,8 +92,6 @@ class DecodeError(ValueError):
     """A line that is not an eslogger message; the text says why."""
 
 
-_MESSAGE = msgspec.json.Decoder(Message)
-_INGEST = msgspec.json.Decoder(IngestMessage)
 _PROCESS = msgspec.json.Decoder(Process)
 _RAW_EVENT = msgspec.json.Decoder(RawEvent)
 
@@ -179,37 +114,61 @@ def _decode_checked(decode, line: bytes):
     return msg
 
 
-def decode_line(line: bytes) -> Message:
-    """Decode one JSON line (with or without CR/LF) into a :class:`Message`.
+class Codec:
+    """Decoders for eslogger lines whose ``event`` object is ``events`` (osq_esf.bodies).
 
-    Raises :class:`DecodeError` for bad JSON, a non-object, a missing or mistyped
-    ``event``/``event_type``/``process``/``time``, or invalid UTF-8 anywhere in the line.
+    ``Message`` has its acting process decoded; ``IngestMessage``, what the pipeline reads,
+    leaves it as raw JSON: most events come from a few hundred processes, so the pipeline
+    interns the context by those bytes (:meth:`osq_esf.process.ProcessPool.get_raw`) and
+    builds a :class:`Process` only for bytes it has not seen, which saves ~1/3 of the decode.
     """
-    return _decode_checked(_MESSAGE.decode, line)
+
+    def __init__(self, events: type):
+        self.events = events
+        self.Message = msgspec.defstruct("Message", [("event", events), ("process", Process)],
+                                         bases=(Envelope,), kw_only=True, gc=False)
+        self.IngestMessage = msgspec.defstruct("IngestMessage", [("event", events), ("process", msgspec.Raw)],
+                                               bases=(Envelope,), kw_only=True, gc=False)
+        self._message = msgspec.json.Decoder(self.Message).decode
+        self._ingest = msgspec.json.Decoder(self.IngestMessage).decode
+
+    def decode_line(self, line: bytes):
+        """Decode one JSON line (with or without CR/LF) into a ``Message``.
+
+        Raises :class:`DecodeError` for bad JSON, a non-object, a missing or mistyped
+        ``event``/``event_type``/``process``/``time``, or invalid UTF-8 anywhere in the line.
+        """
+        return _decode_checked(self._message, line)
+
+    def decode_lines(self, lines, first_number: int) -> tuple[list, list, int]:
+        """A batch for the pipeline: ([(IngestMessage, line, number)], [(line, number, why)], last number).
+
+        Blank lines are skipped (numbered all the same).  The checks are :meth:`decode_line`'s,
+        except that the acting process is validated when the pipeline first meets its bytes
+        (:func:`decode_process`).  Decoding the batch as one JSON array was measured no faster
+        (the join costs what the calls save), so this is one C call per line.
+        """
+        decode = self._ingest
+        decoded, errors = [], []
+        number = first_number - 1
+        for line in lines:
+            number += 1
+            if line[:1] != b"{" and not line.strip():  # strip() copies: only for lines that may be blank
+                continue  # blank lines (e.g. a trailing newline) carry nothing
+            try:
+                decoded.append((_decode_checked(decode, line), line, number))
+            except DecodeError as e:
+                errors.append((line, number, str(e)))
+            except Exception as e:  # never let one line stop ingestion
+                errors.append((line, number, f"{type(e).__name__}: {e}"))
+        return decoded, errors, number
 
 
-def decode_lines(lines, first_number: int) -> tuple[list, list, int]:
-    """A batch for the pipeline: ([(IngestMessage, line, number)], [(line, number, why)], last number).
+def decode_line(line: bytes):
+    """:meth:`Codec.decode_line` with the installed table declarations (tests, tools)."""
+    from osq_esf.kinds import default_kinds
 
-    Blank lines are skipped (numbered all the same).  The checks are :func:`decode_line`'s,
-    except that the acting process is validated when the pipeline first meets its bytes
-    (:func:`decode_process`).  Decoding the batch as one JSON array was measured no faster
-    (the join costs what the calls save), so this is one C call per line.
-    """
-    decode = _INGEST.decode
-    decoded, errors = [], []
-    number = first_number - 1
-    for line in lines:
-        number += 1
-        if line[:1] != b"{" and not line.strip():  # strip() copies: only for lines that may be blank
-            continue  # blank lines (e.g. a trailing newline) carry nothing
-        try:
-            decoded.append((_decode_checked(decode, line), line, number))
-        except DecodeError as e:
-            errors.append((line, number, str(e)))
-        except Exception as e:  # never let one line stop ingestion
-            errors.append((line, number, f"{type(e).__name__}: {e}"))
-    return decoded, errors, number
+    return default_kinds().codec.decode_line(line)
 
 
 def decode_process(raw: bytes) -> Process:
@@ -226,8 +185,39 @@ def decode_process(raw: bytes) -> Process:
 
 
 def raw_event_json(line: bytes) -> str:
-    """The ``event`` object of a line, as JSON text (for types without a table)."""
-    return bytes(_RAW_EVENT.decode(line).event).decode("utf-8", "replace")
+    """The ``event`` object of a line, as JSON text (for event types this build does not know).
+
+    Audit tokens in the 8-element array form (macOS 26) become objects, so
+    ``json_extract(event, '$...audit_token.pid')`` works whatever the form.
+    """
+    raw = bytes(_RAW_EVENT.decode(line).event)
+    if b"token" in raw and b"[" in raw:
+        return json_text(msgspec.json.decode(raw))
+    return raw.decode("utf-8", "replace")
+
+
+TOKEN_KEYS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidversion")
+
+
+def tokens_as_objects(value):
+    """``value`` (decoded JSON) with every 8-integer array under a ``*token`` key as an object."""
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if (k.endswith("token") and isinstance(v, list) and len(v) == 8
+                    and all(type(x) is int for x in v)):
+                out[k] = dict(zip(TOKEN_KEYS, v))
+            else:
+                out[k] = tokens_as_objects(v)
+        return out
+    if isinstance(value, list):
+        return [tokens_as_objects(v) for v in value]
+    return value
+
+
+def json_text(value) -> str:
+    """Compact JSON of decoded JSON, tokens as objects."""
+    return msgspec.json.encode(tokens_as_objects(value)).decode("utf-8", "replace")
 
 
 # -- time -------------------------------------------------------------------------------
@@ -236,33 +226,36 @@ _MINUTE_EPOCH: dict[str, int] = {}
 _SECOND_EPOCH: dict[str, int] = {}
 
 
+_PREFIX = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}")
+_FRACTION = re.compile(r"(?:\.([0-9]{1,9}))?Z")
+
+
 def parse_time(text: str) -> tuple[int, int]:
     """RFC 3339 UTC (``2026-10-04T00:01:54.314153644Z``) -> (unix seconds, nanoseconds).
 
-    eslogger always writes UTC with a ``Z``; the second prefix repeats across
-    thousands of events, so its epoch is cached and usually only the nine digits of
-    the fraction are parsed (this runs once per event).
+    eslogger always writes UTC with a ``Z``; anything else (an offset, no zone, more than
+    nine fractional digits) is a :class:`DecodeError`, never a misread.  The second prefix
+    repeats across thousands of events, so its epoch is cached (only prefixes that were
+    validated get in) and usually only the nine digits of the fraction are parsed.
     """
     sec = _SECOND_EPOCH.get(text[:19])
     if sec is None:
         sec = _seconds(text)
     if len(text) == 30 and text[29] == "Z" and text[19] == ".":
         frac = text[20:29]
-        if frac.isdecimal():  # exactly what int() accepts
+        if frac.isdigit() and frac.isascii():
             return sec, int(frac)
-    nsec = 0
-    if len(text) > 20 and text[19] == ".":
-        frac = text[20:].rstrip("Z")
-        # A timezone offset would follow the fraction; eslogger writes none.
-        try:
-            nsec = int((frac[:9]).ljust(9, "0")) if frac.isdigit() else 0
-        except ValueError:  # digits int() refuses, such as superscripts
-            raise DecodeError(f"bad time {text!r}") from None
-    return sec, nsec
+    m = _FRACTION.fullmatch(text, 19)
+    if m is None:
+        raise DecodeError(f"bad time {text[:40]!r}: eslogger writes UTC as YYYY-MM-DDTHH:MM:SS[.fraction]Z")
+    frac = m.group(1)
+    return sec, int(frac.ljust(9, "0")) if frac else 0
 
 
 def _seconds(text: str) -> int:
     """Unix seconds of the ``YYYY-MM-DDTHH:MM:SS`` prefix, via the per-minute cache."""
+    if _PREFIX.match(text) is None:
+        raise DecodeError(f"bad time {text[:40]!r}: eslogger writes UTC as YYYY-MM-DDTHH:MM:SS[.fraction]Z")
     minute = text[:16]
     base = _MINUTE_EPOCH.get(minute)
     try:
@@ -274,8 +267,8 @@ def _seconds(text: str) -> int:
                 _MINUTE_EPOCH.clear()
             _MINUTE_EPOCH[minute] = base
         sec = base + int(text[17:19])
-    except (ValueError, IndexError):
-        raise DecodeError(f"bad time {text!r}") from None
+    except (ValueError, OverflowError):
+        raise DecodeError(f"bad time {text[:40]!r}") from None
     if len(_SECOND_EPOCH) > 4096:
         _SECOND_EPOCH.clear()
     _SECOND_EPOCH[text[:19]] = sec

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from osq_esf.sources.base import SourceError
 
-OK, FAIL, NOTE = "ok", "FAIL", "note"
+OK, WARN, FAIL, NOTE = "ok", "warn", "FAIL", "note"
 NATIVE_MACOS, ESLOGGER_MACOS = (11,), (13,)
 LAUNCHER = "/opt/osq-esf/osq-esf.app/Contents/MacOS/osq-esf"
 SOCKETS = ("/var/osquery/osquery.em", "/opt/orbit/orbit-osquery.em")
@@ -118,20 +118,28 @@ def _double_configured(config) -> bool:
 
 
 def check_events(binary: str, config) -> Check:
-    from osq_esf.sources.eslogger import check_events as check, configured_clients, list_events
+    from osq_esf.sources.common import configured_clients, listed_in, split_supported
+    from osq_esf.sources.eslogger import list_events, os_description
 
-    clients = configured_clients(config)
     try:
-        check(clients, list_events(binary))
+        clients = configured_clients(config)
+        known = list_events(binary)
     except SourceError as e:
-        return Check("events", FAIL, str(e), "drop the event from [clients], or upgrade macOS")
+        return Check("events", FAIL, str(e), "drop the event from [clients]")
+    skipped = []
+    for name, evs in clients.items():
+        skipped += [f"{name}: {s}" for s in split_supported(evs, listed_in(known, os_description()))[1]]
     desc = "; ".join(f"{n}: {' '.join(evs)}" for n, evs in clients.items())
+    if skipped:
+        return Check("events", WARN, f"{len(skipped)} event types will be left out ({'; '.join(skipped)})",
+                     "they came with a newer macOS; es_sources.skipped lists them at run time")
     return Check("events", OK, f"{len(clients)} clients, all events known ({desc})")
 
 
 def check_full_disk_access(binary: str, config, wait: float = 1.5) -> Check:
     """Start eslogger for a moment: ES refuses a client without FDA at once, with an error."""
-    from osq_esf.sources.eslogger import configured_clients, explain
+    from osq_esf.sources.common import configured_clients
+    from osq_esf.sources.eslogger import explain
 
     first = next(iter(configured_clients(config).values()))[:1] or ["exit"]
     try:
@@ -192,8 +200,10 @@ def check_native(sysinfo: System, config) -> list[Check]:
     if sysinfo.macos is not None and sysinfo.macos < NATIVE_MACOS:
         return [Check("native", FAIL, f"{sysinfo.describe()} is older than macOS 11, the oldest the native "
                       "source supports", "upgrade macOS")]
+    from osq_esf.sources.common import configured_clients, newer_than, split_supported
+
     try:
-        native.check_event_names(native.configured_clients(config))
+        clients = configured_clients(config, spec="native")
         module = native.load_module()
     except SourceError as e:
         return [Check("native", bad, str(e))]
@@ -209,6 +219,10 @@ def check_native(sysinfo: System, config) -> list[Check]:
     if missing:
         checks.append(Check("native features", NOTE, f"{sysinfo.describe()} has no {', '.join(missing)}: "
                             "mute rules that need them run in the pipeline only"))
+    skipped = [f"{name}: {s}" for name, evs in clients.items()
+               for s in split_supported(evs, newer_than(sysinfo.macos))[1]]
+    if skipped:
+        checks.append(Check("native events", NOTE, f"{len(skipped)} event types left out ({'; '.join(skipped)})"))
     return checks
 
 

@@ -1,8 +1,9 @@
-"""ES event types: number <-> name <-> table.
+"""ES event types as Apple defines them: number <-> name <-> the macOS that introduced it.
 
-The numbers and names come from `data/es_event_types.csv` (values 0-147, built from
-HarfangLab/endpoint-sec `types.rs`).  Numbers above the known range are kept as
-``unknown(N)`` rather than rejected: newer macOS releases add types.
+The facts come from `data/es_event_types.csv` (values 0-147, built from HarfangLab/endpoint-sec
+`types.rs`).  Numbers above the known range are kept as ``unknown(N)`` rather than rejected:
+newer macOS releases add types.  Which table an event fills is declared by the table specs
+(:mod:`osq_esf.kinds`), not here.
 """
 
 from __future__ import annotations
@@ -35,18 +36,6 @@ def _load() -> dict[int, EventType]:
 BY_NUMBER: dict[int, EventType] = _load()
 BY_SHORT: dict[str, EventType] = {t.short: t for t in BY_NUMBER.values() if t.short}
 
-# The event types that have a table of their own; all others land in es_other_events.
-TABLE_OF_SHORT: dict[str, str] = {
-    "exec": "es_exec",
-    "open": "es_open",
-    "write": "es_write",
-    "iokit_open": "es_iokit_open",
-    "fork": "es_fork",
-    "exit": "es_exit",
-}
-OTHER_TABLE = "es_other_events"
-
-
 def short_name(number: int) -> str:
     """eslogger's short name for a type number, or ``unknown(N)``."""
     t = BY_NUMBER.get(number)
@@ -63,3 +52,8 @@ def number_of(short: str) -> int | None:
 def macos_version_of(short: str) -> str | None:
     t = BY_SHORT.get(short)
     return t.macos if t else None
+
+
+def macos_tuple(version: str) -> tuple[int, ...]:
+    """``"10.15.4"`` -> (10, 15, 4), for comparing with the running macOS."""
+    return tuple(int(x) for x in version.split(".") if x.isdigit())

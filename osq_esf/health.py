@@ -94,14 +94,6 @@ class Health:
         for s in shorts:
             types.setdefault(s, TypeCounts())
 
-    def dropped(self, client: str, short: str, verdict: str) -> None:
-        types = self.types_of(client)
-        tc = types.get(short) or types.setdefault(short, TypeCounts())  # no throwaway counters per event
-        if verdict == "muted":
-            tc.muted += 1
-        else:
-            tc.filtered += 1
-
     def unformatted(self, client: str, short: str, count: int) -> None:
         """``count`` more messages the native shim could not format (they never became lines)."""
         types = self.types_of(client)
@@ -185,12 +177,14 @@ class Health:
         """es_health: one row per client × type plus a total row per client (event_type '*')."""
         with pipeline.lock:
             evicted: dict[tuple[str, str], int] = {}
-            for table in pipeline.tables.values():
-                for key, n in table.ring.evicted_by.items():
+            for ring in pipeline.rings.values():
+                for key, n in ring.evicted_by.items():
                     evicted[key] = evicted.get(key, 0) + n
             sources = {s.name: s for s in pipeline.sources}
             out = []
-            for name, c in sorted(self.clients.items()):
+            # Every source has its total row, even one whose lines never decoded (no client yet).
+            for name in sorted(set(self.clients) | set(sources)):
+                c = self.clients.get(name) or ClientCounts()
                 src = sources.get(name)
                 state = src.state if src is not None else None
                 since = int(src.since) if src is not None else None

@@ -16,16 +16,13 @@ that names a launchd job), so out-of-order arrival across clients heals for late
 
 from __future__ import annotations
 
-import json
 from collections import OrderedDict
 
 import msgspec
 
 from osq_esf.decode import decode_process, parse_time
-from osq_esf.extension.constraints import plan_from_context
-from osq_esf.extension.encode import encode_dict_rows
-from osq_esf.process import ProcessContext, token_fields
-from osq_esf.tables import LINEAGE_INTS, LINEAGE_NULLS, LINEAGE_OBJS, StatusTable
+from osq_esf.layout import LINEAGE_COLUMNS, LINEAGE_NULLS
+from osq_esf.process import Actor, ProcessContext, token_fields
 
 LAUNCHD_PATH = "/sbin/launchd"
 XPCPROXY_PATH = "/usr/libexec/xpcproxy"
@@ -41,8 +38,9 @@ UNKNOWN = "unknown"
 PROCESS_EVENTS = frozenset(("fork", "exec", "exit"))
 MAX_ANCESTRY = 64
 
-assert LINEAGE_INTS == ("rppid", "rp_pidversion")
-assert LINEAGE_OBJS == ("rp_path", "rp_reason", "launchd_job", "parent_path")
+# The answer's values follow this order (an Actor's lineage).
+assert LINEAGE_COLUMNS == ("rppid", "rp_pidversion", "rp_path", "rp_reason", "launchd_job", "parent_path",
+                           "responsible_path")
 
 
 def xpc_service_label(env: list[str]) -> str | None:
@@ -98,7 +96,7 @@ class Lineage:
         self.records: dict[tuple[int, int], ProcessRecord] = {}
         self._pidversions: dict[int, list[int]] = {}  # pid -> pidversions in the table
         self._ended: OrderedDict[tuple[int, int], int] = OrderedDict()  # in end order -> end time
-        self._cache: dict[ProcessContext, tuple[tuple, tuple]] = {}
+        self._cache: dict[ProcessContext, Actor] = {}
         # What a cached answer lacked: (pid, pidversion), or (pid, None) for "any image of pid".
         # A set per key: a context re-resolved for another reason must not be listed twice.
         self._waiting: dict[tuple, set[ProcessContext]] = {}
@@ -121,8 +119,8 @@ class Lineage:
 
     # -- the per-event entry point ------------------------------------------------------
 
-    def observe(self, short: str, msg, ctx: ProcessContext) -> tuple[tuple, tuple]:
-        """Lineage columns for the row whose process is ``ctx``: (LINEAGE_INTS, LINEAGE_OBJS) values."""
+    def observe(self, short: str, msg, ctx: ProcessContext) -> Actor:
+        """The Actor of a row whose process is ``ctx``: the context with its real-parent columns."""
         try:  # free in 3.11 unless raised; a lineage bug must not cost the event its row
             process_event = short in PROCESS_EVENTS
             if process_event:
@@ -136,7 +134,7 @@ class Lineage:
         except Exception as e:
             self.errors += 1
             self.last_error = f"{type(e).__name__}: {e}"
-            return LINEAGE_NULLS
+            return Actor.bare(ctx, LINEAGE_NULLS)
 
     def _tick(self, msg) -> int:
         sec = parse_time(msg.time)[0]
@@ -281,7 +279,7 @@ class Lineage:
             waits.append((pid, pidversion))
         return rec
 
-    def _resolve(self, ctx: ProcessContext) -> tuple[tuple, tuple]:
+    def _resolve(self, ctx: ProcessContext) -> Actor:
         rec = self.records.get((ctx.pid, ctx.pidversion))
         if rec is None:
             rec = self._record(ctx, "seen")
@@ -328,7 +326,16 @@ class Lineage:
                 reason = LAUNCHD_JOB if job is not None else UNIX_PARENT
             if not rec.origin_known:
                 waits.append((pid, pv))  # its exec may still come and name a job
-        hit = ((rppid, rp_pv), (rp_path, reason, job, parent_path))
+        responsible_path = None
+        rpid = ctx.responsible_pid
+        if rpid is not None and rpid > 0:
+            if rpid == pid:
+                responsible_path = ctx.path
+            else:
+                rpv = ctx.responsible_pidversion
+                resp = self._lookup(rpid, rpv, None if rpv is not None else pv, waits)
+                responsible_path = resp.ctx.path if resp is not None else (LAUNCHD_PATH if rpid == 1 else None)
+        hit = Actor(ctx, (rppid, rp_pv, rp_path, reason, job, parent_path, responsible_path))
         cache = self._cache
         if len(cache) >= self.cache_max:
             cache.clear()
@@ -338,10 +345,11 @@ class Lineage:
             self._waiting.setdefault(key, set()).add(ctx)
         return hit
 
-    def resolution(self, rec: ProcessRecord) -> tuple[tuple, tuple]:
-        """The real-parent answer for a record's latest context (cached like a row's)."""
+    def resolution(self, rec: ProcessRecord) -> tuple:
+        """The real-parent answer for a record's latest context (cached like a row's), in
+        LINEAGE_COLUMNS order."""
         hit = self._cache.get(rec.ctx)
-        return hit if hit is not None else self._resolve(rec.ctx)
+        return (hit if hit is not None else self._resolve(rec.ctx)).lineage
 
     def ancestry(self, rec: ProcessRecord) -> list[dict]:
         """Real parents, nearest first, until launchd, an unknown process, a loop or 64 steps."""
@@ -349,7 +357,7 @@ class Lineage:
         seen = {(rec.pid, rec.pidversion)}
         cur = rec
         while len(steps) < MAX_ANCESTRY:
-            (rppid, rp_pv), (rp_path, reason, job, _pp) = self.resolution(cur)
+            rppid, rp_pv, rp_path, reason, job = self.resolution(cur)[:5]
             if rppid is None:
                 break
             steps.append({"pid": rppid, "pidversion": rp_pv, "path": rp_path, "reason": reason,
@@ -369,50 +377,3 @@ def ancestry_text(steps: list[dict]) -> str:
         (s["path"] or f"[pid {s['pid']}]") + (f"[{s['launchd_job']}]" if s["reason"] == LAUNCHD_JOB else "")
         for s in steps
     )
-
-
-class ProcessesTable(StatusTable):
-    """es_processes: the live and recently ended processes of the lineage table."""
-
-    def __init__(self, spec, lineage: Lineage, lock):
-        super().__init__(spec, lambda: [])
-        self.lineage = lineage
-        self.lock = lock
-
-    def generate(self, context) -> tuple[int, bytes]:
-        plan = plan_from_context(context)
-        if plan.empty:
-            return 0, b""
-        used = plan.cols_used
-        chain = used is None or "ancestry" in used or "ancestry_json" in used
-        names = self.spec.column_names
-        with self.lock:  # the lineage stage mutates the table under the pipeline's lock
-            rows = [self._row(r, chain) for r in list(self.lineage.records.values())
-                    if plan.pids is None or r.pid in plan.pids]
-        if chain:  # formatting the chains is the costly part: outside the lock
-            for r in rows:
-                steps = r["ancestry_json"]
-                r["ancestry"] = ancestry_text(steps)
-                r["ancestry_json"] = json.dumps(steps, separators=(",", ":"))
-        rows = [{k: r.get(k) for k in names} for r in rows]
-        return len(rows), encode_dict_rows(rows)
-
-    def _row(self, rec: ProcessRecord, chain: bool) -> dict:
-        """The row of a record; with ``chain``, its ancestry steps (formatted by generate)."""
-        lin = self.lineage
-        c = rec.ctx
-        (rppid, rp_pv), (rp_path, reason, job, parent_path) = lin.resolution(rec)
-        row = {
-            "pid": rec.pid, "pidversion": rec.pidversion, "path": c.path, "signing_id": c.signing_id,
-            "team_id": c.team_id, "platform_binary": c.platform_binary, "uid": c.uid, "euid": c.euid,
-            "start_time": c.start_time, "first_seen": rec.first_seen, "created_by": rec.created_by,
-            "state": rec.state, "end_time": rec.end_time, "exit_code": rec.exit_code,
-            "caller_path": rec.caller_path, "parent": c.ppid, "parent_pidversion": c.parent_pidversion,
-            "parent_path": parent_path, "original_parent": c.original_ppid,
-            "responsible_pid": c.responsible_pid, "responsible_pidversion": c.responsible_pidversion,
-            "rppid": rppid, "rp_pidversion": rp_pv, "rp_path": rp_path, "rp_reason": reason,
-            "launchd_job": job,
-        }
-        if chain:
-            row["ancestry_json"] = lin.ancestry(rec)
-        return row

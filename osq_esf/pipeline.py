@@ -1,10 +1,20 @@
-"""One pass per event: decode -> (mute, filter, redact, lineage) -> ring, with counters.
+"""One pass per event: decode -> lineage -> mute/filter -> redact -> ring, with counters.
 
-Sources hand batches of raw lines to :meth:`Pipeline.ingest`.  Decoding happens
-outside the lock; inserting a batch takes the lock once, so a concurrent generate
-waits at most one batch.  Every line is accounted for: it becomes a row, or it is
-counted as a decode error (with a bounded sample kept for es_decode_errors).
-Nothing here reaches back to the sources.
+Sources hand batches of raw lines to :meth:`Pipeline.ingest` through the :class:`~osq_esf.stages.Sink`
+face.  A batch goes through four phases, holding the pipeline lock only where shared
+state changes:
+
+1. decode every line (no lock);
+2. under the lock: intern the acting process, extract the table's columns (the kind's
+   declared extractor), resolve the real parent, judge the event by the rules;
+3. redact the rows that were kept (no lock: a pathological argument never stalls a ping);
+4. under the lock: write each table's rows to its ring in one call, then account the
+   accepted events' sequence numbers and every counter, so es_health's identity holds
+   whenever anyone can read it.
+
+Every line is accounted for: it becomes a row, is removed by a rule, or is counted as a
+decode error (with a bounded sample kept for es_decode_errors).  Nothing here reaches
+back to the sources, and nothing here imports the thrift layer.
 """
 
 from __future__ import annotations
@@ -16,41 +26,49 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from osq_esf import events
-from osq_esf.decode import DecodeError, decode_lines, parse_time, raw_event_json
-from osq_esf.extract import EXTRACTORS
+from osq_esf.decode import DecodeError, parse_time, raw_event_json
+from osq_esf.bodies import attribute as _attr
+from osq_esf.extract import build_extractor
 from osq_esf.health import Health, TypeCounts
+from osq_esf.kinds import OTHER_TABLE, Kinds
+from osq_esf.layout import LINEAGE_NULLS, RowLayout
 from osq_esf.lineage import PROCESS_EVENTS
-from osq_esf.process import ProcessPool
-from osq_esf.schema import TableSpec
-from osq_esf.tables import LINEAGE_NULLS, EventTable
+from osq_esf.process import Actor, ProcessPool
+from osq_esf.rings import Budget, EventRing
+from osq_esf.stages import Disposition
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CAPACITY = {
-    "es_exec": 50_000,
-    "es_open": 200_000,
-    "es_write": 200_000,
-    "es_iokit_open": 20_000,
-    "es_fork": 50_000,
-    "es_exit": 50_000,
-    "es_other_events": 100_000,
-}
 ERROR_SAMPLES = 100
+OTHER_CAPACITY = 20_000
+# Event numbers no kind declares keep their own name (unknown(N)) up to this many; the rest share
+# one, so a stream of invented numbers cannot grow es_health or the eviction counts without bound.
+UNKNOWN_TYPES = 64
+UNKNOWN_OTHER = "unknown(other)"
+# All rings together (``[rings] max_bytes``): far under the 200 MB osqueryd's watchdog allows an
+# extension (--enable_extensions_watchdog), with room for the interpreter and the process tables.
+DEFAULT_TOTAL_BYTES = 64 << 20
+# One table's share of it unless ``[rings.<table>] max_bytes`` says otherwise: a flood of one
+# table cannot take the whole budget from the quiet ones.
+DEFAULT_TABLE_SHARE = 0.5
 
 
 @dataclass
 class SourceState:
-    """Counters and state of one source (a replay, or one eslogger client)."""
+    """Counters and state of one source (a replay, or one live ES client)."""
 
     name: str
     kind: str
     spec: str = ""
+    live: bool = False  # events happen now, on this machine (usernames are resolved)
     state: str = "starting"
     lines: int = 0
     events: int = 0
     decode_errors: int = 0
     last_error: str | None = None
     since: float = field(default_factory=_time.time)
+    subscribed: tuple[str, ...] = ()  # event types asked of ES
+    skipped: str | None = None  # event types left out, and why
 
     def set_state(self, state: str, error: str | None = None) -> None:
         self.state = state
@@ -67,47 +85,130 @@ class DecodeErrorSample:
     sample: str
 
 
+class UserNames:
+    """uid -> user name on the machine running the extension, cached (bounded)."""
+
+    def __init__(self, limit: int = 4096):
+        self._names: dict[int, str | None] = {}
+        self._limit = limit
+
+    def __call__(self, uid: int | None) -> str | None:
+        if uid is None or uid < 0:
+            return None
+        try:
+            return self._names[uid]
+        except KeyError:
+            pass
+        import pwd
+
+        try:
+            name = pwd.getpwuid(uid).pw_name
+        except (KeyError, OverflowError):
+            name = None
+        if len(self._names) >= self._limit:
+            self._names.clear()
+        self._names[uid] = name
+        return name
+
+
+class Route:
+    """How an event number becomes a row: its layout, ring, extractor and names."""
+
+    __slots__ = ("short", "attr", "layout", "ring", "fn")
+
+    def __init__(self, short: str, attr: str, layout: RowLayout, ring: EventRing, fn):
+        self.short, self.attr, self.layout, self.ring, self.fn = short, attr, layout, ring, fn
+
+
 class Pipeline:
-    def __init__(self, specs: dict[str, TableSpec], capacity: dict[str, int] | None = None,
-                 max_bytes: dict[str, int] | None = None):
+    """The ingest core: stages, one ring per event table, the counters (see the module docstring)."""
+
+    def __init__(self, kinds: Kinds, capacity: dict[str, int] | None = None,
+                 max_bytes: dict[str, int] | None = None, *, total_bytes: int = DEFAULT_TOTAL_BYTES,
+                 lineage=None, rules=None, sequence=None):
         self.lock = threading.Lock()
+        self.kinds = kinds
         self.pool = ProcessPool()
+        self.codec = kinds.codec
         self.sources: list[SourceState] = []
         self.error_samples: deque[DecodeErrorSample] = deque(maxlen=ERROR_SAMPLES)
-        cap = {**DEFAULT_CAPACITY, **(capacity or {})}
+        capacity = capacity or {}
         max_bytes = max_bytes or {}
-        self.tables: dict[str, EventTable] = {}
-        # event type number -> (table, extractor function, eslogger short name)
-        self._routes: dict[int, tuple[EventTable, object, str]] = {}
-        for short, ex in EXTRACTORS.items():
-            name = events.TABLE_OF_SHORT[short]
-            t = EventTable(specs[name], ex.ints, ex.objs, cap[name], max_bytes.get(name, 0), self.lock)
-            self.tables[name] = t
-            self._routes[events.number_of(short)] = (t, ex.fn, short)
-        other = events.OTHER_TABLE
-        self.other = EventTable(specs[other], ("event_type_id",), ("event",), cap[other],
-                                max_bytes.get(other, 0), self.lock)
-        self.tables[other] = self.other
-        # Optional stages, each None until configured (see the issues that add them):
-        #   sequence.observe(client, short, msg)            seq_num/global_seq_num gap accounting
-        #   lineage.observe(short, msg, ctx) -> (ints, objs) real-parent columns appended to the row
-        #   rules.plan_of(table, short) -> None | plan(ctx, time, ints, objs) -> None | "muted" | "filtered"
-        #   rules.redact(table, objs) -> objs                 masks secrets in exec cmdline/env
-        self.sequence = None
-        self.lineage = None
-        self.rules = None
-        # Per client × type counters behind es_health; always on (a few increments per event).
-        # The sequence stage is normally this same object: ``pipeline.sequence = pipeline.health``.
+        self.layouts = kinds.layouts()
+        self.budget = Budget(total_bytes)
+        share = int(total_bytes * DEFAULT_TABLE_SHARE)
+        self.rings: dict[str, EventRing] = {}
+        for name, layout in self.layouts.items():
+            kind = kinds.by_table.get(name)
+            cap = capacity.get(name, kind.capacity if kind is not None else OTHER_CAPACITY)
+            # The extractor's own text columns (paths, command lines) repeat: the ring shares them.
+            self.rings[name] = EventRing(layout.int_names, layout.obj_names, cap, max_bytes.get(name, share),
+                                         self.lock, intern=layout.own_objs, budget=self.budget)
+        self._routes: dict[int, Route] = {}
+        for k in kinds:
+            fn = build_extractor(k.spec, k.layout, kinds.enums, self.pool.get)
+            self._routes[k.number] = Route(k.short, _attr(k.short), k.layout, self.rings[k.table], fn)
+        self._other = Route("", "", kinds.other_layout, self.rings[OTHER_TABLE], None)
         self.health = Health()
+        # Stages (osq_esf.stages); each may be None.  sequence is normally the Health object.
+        self.sequence = sequence
+        self.lineage = lineage
+        self.rules = rules
+        self.users = UserNames()
+        self._unknown: dict[int, str] = {}
 
-    def dropped(self, client: str, short: str, verdict: str) -> None:
-        """An event a mute or filter removed (counted per client and type by es_health)."""
-        self.health.dropped(client, short, verdict)
+    def _unknown_name(self, number: int) -> str:
+        """``unknown(N)`` for an event number no kind declares (bounded, see UNKNOWN_TYPES)."""
+        name = self._unknown.get(number)
+        if name is None:
+            name = events.short_name(number) if len(self._unknown) < UNKNOWN_TYPES else UNKNOWN_OTHER
+            if name != UNKNOWN_OTHER:
+                self._unknown[number] = name
+        return name
 
-    def add_source(self, name: str, kind: str, spec: str = "") -> SourceState:
-        st = SourceState(name, kind, spec)
-        self.sources.append(st)
+    # -- the Sink face (osq_esf.stages.Sink) ------------------------------------------
+
+    def add_source(self, name: str, kind: str, spec: str = "", live: bool = False) -> SourceState:
+        st = SourceState(name, kind, spec, live)
+        with self.lock:
+            self.sources.append(st)
         return st
+
+    def declare(self, client: str, shorts) -> None:
+        """Show a client's subscribed types in es_health before their first event."""
+        with self.lock:
+            self.health.declare(client, shorts)
+
+    def restarted(self, client: str) -> None:
+        """A live client came back (a new ES client): its sequence numbers start again."""
+        with self.lock:
+            self.health.restarted(client)
+
+    def unformatted(self, client: str, short: str, count: int) -> None:
+        """Messages a source received but could not turn into lines (es_health.unformatted)."""
+        with self.lock:
+            self.health.unformatted(client, short, count)
+
+    def mute_rules(self) -> tuple[object, list]:
+        """(the rules in force, their mute rules), for a source that mirrors mutes into the kernel."""
+        rules = self.rules
+        return rules, (list(rules.mutes) if rules is not None else [])
+
+    def mark_applied(self, rules, names, where: str) -> None:
+        """Record where a source applied these rules (es_mutes.applied), if they are still in force."""
+        with self.lock:
+            if rules is self.rules and rules is not None:
+                for name in names:
+                    rules.applied[name] = where
+
+    def install_rules(self, rules) -> None:
+        """Swap in compiled rules (start and every reload): events are never judged by half a config."""
+        with self.lock:
+            if self.rules is not None and rules is not None:
+                rules.adopt_counts(self.rules)
+            self.rules = rules
+
+    # -- ingest -------------------------------------------------------------------------
 
     def _error(self, src: SourceState, line: bytes, why: str, line_number: int) -> None:
         """Count a line that did not become a row and keep a sample of it for es_decode_errors."""
@@ -118,108 +219,168 @@ class Pipeline:
 
     def ingest(self, src: SourceState, lines) -> int:
         """Decode and buffer a batch of lines from ``src``; returns the events buffered."""
-        decoded, errors, src.lines = decode_lines(lines, src.lines + 1)
-        for line, number, why in errors:
-            self._error(src, line, why, number)
-        if not decoded:
-            return 0
-        client = src.name
-        routes = self._routes
-        known, context, pool_get = self.pool.known, self.pool.get_raw, self.pool.get
-        other = self.other
-        sequence, lineage, rules = self.sequence, self.lineage, self.rules
-        dropped = self.dropped
-        lineage_cached = lineage.cached if lineage is not None else None  # observe()'s hit path, inline
-        plan_of = rules.plan_of if rules is not None else None
-        redacted_table = rules.redacted_table if rules is not None else None
-        plans: dict = {}  # short -> the rules' plan for it (or None), for this batch
-        n = 0
-        counts = self.health.types_of(client)
-        pending: dict[EventTable, tuple[list, list]] = {}  # per table: rows, (line, number); one ring write per batch
+        decoded, errors, last_number = self.codec.decode_lines(lines, src.lines + 1)
         with self.lock:
-            for msg, line, line_number in decoded:
-                tc = None
-                try:
-                    # The acting process first: an invalid one fails the line before it has a type.
-                    raw = msg.process
-                    actor = known(bytes(raw)) or context(raw)
-                    et = msg.event_type
-                    route = routes.get(et)
-                    if route is None:
-                        table, short = other, events.short_name(et)
-                        tc = counts.get(short) or counts.setdefault(short, TypeCounts())
-                        tc.received += 1
-                        ctx, ints, objs = actor, (et,), (raw_event_json(line),)
-                    else:
-                        table, fn, short = route
-                        tc = counts.get(short) or counts.setdefault(short, TypeCounts())
-                        tc.received += 1
-                        ev = getattr(msg.event, short)
-                        if ev is None:
-                            raise DecodeError(f"event_type {et} but no event.{short}")
-                        proc, ints, objs = fn(msg, ev, actor)
-                        ctx = actor if proc is None else pool_get(proc)
-                    sec, nsec = parse_time(msg.time)
-                    # Sequence numbers are accounted before anything can drop the event.
-                    if sequence is not None:
-                        sequence.observe(client, short, msg)
-                    thread = msg.thread
-                    # Without the stage the lineage columns are NULL, so rows keep their shape.
-                    if lineage is None:
-                        extra_ints, extra_objs = LINEAGE_NULLS
-                    else:
-                        extra_ints, extra_objs = ((short not in PROCESS_EVENTS and lineage_cached(ctx))
-                                                  or lineage.observe(short, msg, ctx))
-                    ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
-                            thread.thread_id if thread is not None else None, *ints, *extra_ints)
-                    objs = (short, client, *objs, *extra_objs)
-                    if rules is not None:
-                        plan = plans.get(short, plans)  # one plan per type and batch, called directly
-                        if plan is plans:
-                            plan = plans[short] = plan_of(table, short)
-                        verdict = None if plan is None else plan(ctx, sec, ints, objs)
-                        if verdict is not None:
-                            dropped(client, short, verdict)
-                            continue
-                        if table is redacted_table:
-                            objs = rules.redact(table, objs)
-                    batch = pending.get(table)
-                    if batch is None:
-                        batch = pending[table] = ([], [])
-                    batch[0].append((sec, ctx, ints, objs))
-                    batch[1].append((line, line_number))
-                    tc.appended += 1
-                    n += 1
-                except Exception as e:  # a DecodeError, or anything else: one line never stops the batch
-                    if tc is not None:
-                        tc.decode_errors += 1
-                    why = str(e) if isinstance(e, DecodeError) else f"{type(e).__name__}: {e}"
-                    self._error(src, line, why, line_number)
-            for table, (rows, origins) in pending.items():
-                for i in table.ring.extend(rows):
-                    n -= 1
-                    tc = counts[rows[i][3][0]]  # objs[0] is the event type
-                    tc.appended -= 1
-                    tc.decode_errors += 1
+            src.lines = last_number
+            for line, number, why in errors:
+                self._error(src, line, why, number)
+            if not decoded:
+                return 0
+            pending, accepted, redactions = self._judge(src, decoded)
+        # Phase 3: redaction of the rows kept, without the lock.
+        for route, redact in redactions:
+            rows = pending[route][0]
+            for i, (t, actor, ints, objs) in enumerate(rows):
+                new = redact(objs)
+                if new is not objs:
+                    rows[i] = (t, actor, ints, new)
+        return self._commit(src, pending, accepted)
+
+    def _judge(self, src: SourceState, decoded):
+        """Phase 2 (under the lock): every decoded line becomes a pending row, a dropped event or an error.
+
+        Returns (rows per route, accepted events [(short, msg, disposition)], the redactions to run).
+        """
+        client = src.name
+        routes, other = self._routes, self._other
+        known, context, pool_get = self.pool.known, self.pool.get_raw, self.pool.get
+        lineage, rules = self.lineage, self.rules
+        lineage_cached = lineage.cached if lineage is not None else None  # observe()'s hit path, inline
+        users = self.users if src.live else None
+        plans: dict = {}  # route -> the rules' plan for it (or None), for this batch
+        # route -> (rows, origins (line, number), index of each row's event in ``accepted``)
+        pending: dict[Route, tuple[list, list, list]] = {}
+        accepted: list = []  # (short, msg, disposition) in arrival order: sequence + counters
+        keep = Disposition.KEEP
+        for msg, line, line_number in decoded:
+            short = None
+            try:
+                # The acting process first: an invalid one fails the line before it has a type.
+                raw = msg.process
+                ctx = known(bytes(raw)) or context(raw)
+                et = msg.event_type
+                route = routes.get(et)
+                if route is None:
+                    route, short = other, self._unknown_name(et)
+                    own_ints, own_objs = (et,), (raw_event_json(line),)
+                else:
+                    short = route.short
+                    ev = getattr(msg.event, route.attr)
+                    if ev is None:
+                        raise DecodeError(f"event_type {et} but no event.{short}")
+                    proc, own_ints, own_objs = route.fn(msg, ev, ctx, users)
+                    if proc is not None:
+                        ctx = pool_get(proc)
+                sec, nsec = parse_time(msg.time)
+                thread = msg.thread
+                ints = (nsec, msg.version, msg.seq_num, msg.global_seq_num, msg.mach_time,
+                        thread.thread_id if thread is not None else None, *own_ints)
+                objs = (short, client, *own_objs)
+                # Without the stage the lineage columns are NULL, so rows keep their shape.
+                if lineage is None:
+                    actor = Actor.bare(ctx, LINEAGE_NULLS)
+                else:
+                    actor = (short not in PROCESS_EVENTS and lineage_cached(ctx)) or lineage.observe(short, msg, ctx)
+                disposition = keep
+                if rules is not None:
+                    plan = plans.get(route, plans)  # one plan per route and batch, called directly
+                    if plan is plans:
+                        plan = plans[route] = rules.plan_of(route.layout, short)
+                    if plan is not None:
+                        disposition = plan(actor, sec, ints, objs) or keep
+            except Exception as e:  # a DecodeError, or anything else: one line never stops the batch
+                why = str(e) if isinstance(e, DecodeError) else f"{type(e).__name__}: {e}"
+                self._error(src, line, why, line_number)
+                if short is not None:  # the line had a type: a typed decode error, counted in es_health
+                    accepted.append((short, None, None))
+                continue
+            if disposition is keep:
+                batch = pending.get(route)
+                if batch is None:
+                    batch = pending[route] = ([], [], [])
+                batch[0].append((sec, actor, ints, objs))
+                batch[1].append((line, line_number))
+                batch[2].append(len(accepted))
+            accepted.append((short, msg, disposition))
+        redactions = []
+        if rules is not None:
+            for route in pending:
+                redact = rules.redaction_of(route.layout)
+                if redact is not None:
+                    redactions.append((route, redact))
+        return pending, accepted, redactions
+
+    def _commit(self, src: SourceState, pending, accepted) -> int:
+        """Phase 4 (under the lock): ring writes, then sequence numbers and counters."""
+        client = src.name
+        n = 0
+        with self.lock:
+            counts = self.health.types_of(client)
+            for route, (rows, origins, where) in pending.items():
+                bad = self._misshapen(route, rows[0])
+                if bad is not None:  # an extractor bug: refuse the rows rather than shift columns
+                    refused = range(len(rows))
+                    for i in refused:
+                        accepted[where[i]] = (accepted[where[i]][0], None, None)
+                        self._error(src, origins[i][0], bad, origins[i][1])
+                    continue
+                refused = route.ring.extend(rows)
+                for i in refused:
+                    at = where[i]
+                    short = accepted[at][0]
+                    accepted[at] = (short, None, None)
                     self._error(src, origins[i][0], "an integer field does not fit 64 bits", origins[i][1])
+                n += len(rows) - len(refused)
+            self.budget.enforce()
+            sequence = self.sequence
+            for short, msg, disposition in accepted:
+                tc = counts.get(short)
+                if tc is None:
+                    tc = counts[short] = TypeCounts()
+                tc.received += 1
+                if msg is None:  # refused after it had a type
+                    tc.decode_errors += 1
+                    continue
+                if sequence is not None:  # only accepted events move the sequence baselines
+                    sequence.observe(client, short, msg)
+                if disposition == Disposition.KEEP:
+                    tc.appended += 1
+                elif disposition == Disposition.MUTED:
+                    tc.muted += 1
+                else:
+                    tc.filtered += 1
             warnings = sequence.take_warnings() if sequence is not None else None
+            src.events += n
         if warnings:  # logged outside the lock
             for w in warnings:
                 log.warning(w)
-        src.events += n
         return n
+
+    @staticmethod
+    def _misshapen(route: Route, row) -> str | None:
+        """Why a route's rows do not fit its layout, or None.  An extractor's output always has
+        one shape, so the first row of a batch stands for all of them."""
+        layout = route.layout
+        ints, objs = row[2], row[3]
+        if len(ints) == len(layout.int_names) and len(objs) == len(layout.obj_names):
+            return None
+        return (f"internal error: the {layout.name} extractor wrote {len(ints)} integer and {len(objs)} text "
+                f"values, the layout has {len(layout.int_names)} and {len(layout.obj_names)}; the event is "
+                "refused rather than stored in the wrong columns")
 
     # -- status rows ------------------------------------------------------------------
 
     def source_rows(self) -> list[dict]:
-        return [
-            {"name": s.name, "kind": s.kind, "spec": s.spec, "state": s.state, "lines": s.lines,
-             "decode_errors": s.decode_errors, "last_error": s.last_error}
-            for s in self.sources
-        ]
+        with self.lock:
+            return [
+                {"name": s.name, "kind": s.kind, "spec": s.spec, "state": s.state, "lines": s.lines,
+                 "decode_errors": s.decode_errors, "last_error": s.last_error,
+                 "subscribed": ",".join(s.subscribed) or None, "skipped": s.skipped}
+                for s in self.sources
+            ]
 
     def decode_error_rows(self) -> list[dict]:
-        return [
-            {"source": e.source, "line_number": e.line_number, "error": e.error, "sample": e.sample}
-            for e in list(self.error_samples)
-        ]
+        with self.lock:
+            samples = list(self.error_samples)
+        return [{"source": e.source, "line_number": e.line_number, "error": e.error, "sample": e.sample}
+                for e in samples]

@@ -1,12 +1,16 @@
-"""Bounded per-table ring buffers, stored by column.
+"""Bounded per-table ring buffers, stored by column, inside one global byte budget.
 
-A ring holds, per buffered event, one reference to the interned ProcessContext plus
-the table's own columns: 64-bit integers in ``array('q')`` (8 bytes, no int objects)
-and everything else in lists of interned values.  The oldest event is evicted first,
-by count and optionally by an estimate of bytes.  Because ``eid`` only grows and
-``time`` almost only grows, ranges on either are found by bisection: for ``time`` the
-ring keeps a running maximum and the largest disorder seen ("skew"), which makes the
-bounds exact supersets even when several clients interleave slightly out of order.
+A ring holds, per buffered event, one reference to the row's interned
+:class:`~osq_esf.process.Actor` plus the table's own columns: 64-bit integers in
+``array('q')`` (8 bytes, no int objects) and everything else in lists of interned values.
+The oldest event is evicted first, by count, by the table's byte budget, and by the
+global :class:`Budget` all rings of a pipeline share.  An evicted row lets go of its
+strings at once (its slots are cleared), so a byte budget bounds memory, not only a count.
+
+Because ``eid`` only grows and ``time`` almost only grows, ranges on either are found by
+bisection: for ``time`` the ring keeps a running maximum and the largest disorder seen
+("skew"), which makes the bounds exact supersets even when several clients interleave
+slightly out of order.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ from __future__ import annotations
 import itertools
 import sys
 import threading
-from collections import Counter
 from array import array
+from collections import Counter
 
 NULL_INT = -(2**63)  # stands for SQL NULL in integer columns
 
 # One counter for every ring of the process, so eid is unique across tables.
 _EIDS = itertools.count(1)
+_getsizeof = sys.getsizeof
 
 
 def _interned(col):
@@ -44,12 +49,50 @@ class Snapshot:
         self.n = len(ctx)
 
 
+class Budget:
+    """The byte budget every ring of one pipeline shares (``[rings] max_bytes``).
+
+    Each ring accounts its rows' estimated bytes (:meth:`EventRing.row_size`).  When the
+    sum passes ``limit``, the ring fullest relative to its own cap gives back its oldest
+    rows first: a flood of one table evicts that table before it touches a quiet one.
+    ``limit`` 0 means no global bound.
+    """
+
+    def __init__(self, limit: int = 0):
+        self.limit = limit
+        self.rings: list[EventRing] = []
+        self.evictions = 0  # rows evicted because of the global limit
+
+    @property
+    def used(self) -> int:
+        return sum(r._bytes for r in self.rings)
+
+    def enforce(self) -> None:
+        """Evict until the rings fit the limit (caller holds the rings' lock)."""
+        if not self.limit:
+            return
+        used = self.used
+        while used > self.limit:
+            candidates = [r for r in self.rings if r._count > 1]  # a ring's newest row always stays
+            if not candidates:
+                return
+            ring = max(candidates, key=lambda r: r._bytes / (r.max_bytes or self.limit))
+            before = ring._bytes
+            # Give back the excess, or an eighth of the ring, whichever is smaller (at least one row),
+            # then look again: the fullest ring may have changed.
+            ring.evict_bytes(max(before - (used - self.limit), before - max(before // 8, 1)))
+            self.evictions += ring._evicted_last
+            used -= before - ring._bytes
+
+
 class EventRing:
     """Ring buffer for one table.  ``int_cols`` live in arrays, ``obj_cols`` in lists."""
 
-    def __init__(self, int_cols, obj_cols, capacity: int, max_bytes: int = 0, lock=None, intern=()):
-        """``intern`` names the object columns whose strings repeat (paths): the batched
-        path stores one shared copy of each instead of one per row."""
+    def __init__(self, int_cols, obj_cols, capacity: int, max_bytes: int = 0, lock=None, intern=(),
+                 budget: Budget | None = None):
+        """``intern`` names the object columns whose strings repeat (paths): the batched path
+        stores one shared copy of each instead of one per row.  ``max_bytes`` bounds the
+        table's bytes (0: only the count and the global ``budget`` do)."""
         if capacity < 1:
             raise ValueError("ring capacity must be >= 1")
         self.capacity = capacity
@@ -63,14 +106,15 @@ class EventRing:
         self._ctx: list = []
         self._ints = [array("q") for _ in self.int_names]
         self._objs: list[list] = [[] for _ in self.obj_names]
+        self._sizes = array("q")
         self._intern = tuple(name in intern for name in self.obj_names)
-        self._sizes = array("l") if max_bytes else None
-        # eid, time, running max, context reference, then one 8-byte slot per column
-        self._slot_bytes = 8 * (4 + len(self.int_names) + len(self.obj_names))
+        # eid, time, running max, actor reference, size, then one 8-byte slot per column
+        self._slot_bytes = 8 * (5 + len(self.int_names) + len(self.obj_names))
         self._start = 0  # physical index of the oldest row
         self._count = 0
         self._bytes = 0
         self._last_tmax = NULL_INT
+        self._evicted_last = 0
         self.skew = 0
         self.received = 0
         self.evicted = 0
@@ -78,6 +122,9 @@ class EventRing:
         # rings whose first two object columns are those (every event table's are).
         self.evicted_by: dict[tuple, int] = {}
         self._attribute = self.obj_names[:2] == ("event_type", "client")
+        self.budget = budget
+        if budget is not None:
+            budget.rings.append(self)
 
     def __len__(self) -> int:
         return self._count
@@ -86,7 +133,19 @@ class EventRing:
     def buffered_bytes(self) -> int:
         return self._bytes
 
-    def append(self, time: int, ctx, ints, objs, size: int = 0) -> int:
+    def row_size(self, objs) -> int:
+        """Estimated bytes of one row: its slots plus what its strings hold (``sys.getsizeof``,
+        so wide characters count as wide).  An upper bound: interned text shared between rows
+        is counted for each of them."""
+        size = self._slot_bytes
+        for o in objs:
+            if o.__class__ is str:
+                size += _getsizeof(o)
+        return size
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, time: int, ctx, ints, objs, size: int | None = None) -> int:
         """Add one event (caller holds ``lock``); returns its eid.
 
         ``ints`` and ``objs`` follow ``int_cols``/``obj_cols``; None in ``ints`` is NULL.
@@ -97,9 +156,11 @@ class EventRing:
             self.skew = self._last_tmax - time
         self._last_tmax = tmax
         self.received += 1
-        plen = len(self._ctx)
+        if size is None:
+            size = self.row_size(objs)
         if self._count == self.capacity:
-            self._evict_oldest()
+            self._evict(1)
+        plen = len(self._ctx)
         pos = self._start + self._count
         if pos == plen and plen < self.capacity:
             self._eid.append(eid)
@@ -110,8 +171,7 @@ class EventRing:
                 col.append(NULL_INT if v is None else v)
             for col, v in zip(self._objs, objs):
                 col.append(v)
-            if self._sizes is not None:
-                self._sizes.append(size)
+            self._sizes.append(size)
         else:
             pos %= plen
             self._eid[pos] = eid
@@ -122,13 +182,10 @@ class EventRing:
                 col[pos] = NULL_INT if v is None else v
             for col, v in zip(self._objs, objs):
                 col[pos] = v
-            if self._sizes is not None:
-                self._sizes[pos] = size
+            self._sizes[pos] = size
         self._count += 1
-        if self._sizes is not None:
-            self._bytes += size
-            while self._bytes > self.max_bytes and self._count > 1:
-                self._evict_oldest()
+        self._bytes += size
+        self._trim()
         return eid
 
     def extend(self, rows) -> list[int]:
@@ -139,9 +196,9 @@ class EventRing:
         row: this is most of the ingest budget.  Rows get consecutive eids.  Returns
         the indices of rows refused because an integer does not fit 64 bits; every
         column is converted before anything is written, so a refusal never leaves the
-        columns uneven.  A ring with a byte budget evicts per row, so it takes ``append``.
+        columns uneven.
         """
-        if self._sizes is not None or len(rows) < 4:
+        if len(rows) < 4:
             return self._append_each(rows)
         times, ctxs, int_rows, obj_rows = zip(*rows)
         try:
@@ -151,6 +208,7 @@ class EventRing:
         except (OverflowError, TypeError):
             return self._append_each(rows)
         k = len(rows)
+        sizes = array("q", map(self.row_size, obj_rows))
         eids = array("q", itertools.islice(_EIDS, k))
         tmaxs = array("q", itertools.accumulate(times, max, initial=self._last_tmax))[1:]
         if tmaxs != times:  # some row is older than one before it: track the largest disorder
@@ -163,71 +221,100 @@ class EventRing:
         for i, share in enumerate(self._intern):
             if share:
                 obj_cols[i] = _interned(obj_cols[i])
-        columns = [(self._eid, eids), (self._time, times), (self._tmax, tmaxs), (self._ctx, ctxs)]
+        cap = self.capacity
+        if k > cap:  # more rows than the ring holds: the first ones would be evicted at once
+            skip = k - cap
+            self.evicted += skip
+            if self._attribute:
+                self._count_evicted(obj_cols[0], obj_cols[1], 0, skip)
+            eids, times, tmaxs, sizes = eids[skip:], times[skip:], tmaxs[skip:], sizes[skip:]
+            ctxs = ctxs[skip:]
+            int_cols = [c[skip:] for c in int_cols]
+            obj_cols = [c[skip:] for c in obj_cols]
+            k = cap
+        # Make room for the batch by count, then write it where the oldest rows were.
+        if self._count + k > cap:
+            self._evict(self._count + k - cap)
+        columns = [(self._eid, eids), (self._time, times), (self._tmax, tmaxs), (self._ctx, ctxs),
+                   (self._sizes, sizes)]
         columns += zip(self._ints, int_cols)
         columns += zip(self._objs, obj_cols)
-        cap = self.capacity
-        done = 0
-        # Growing phase: the physical arrays are still shorter than the capacity.
         plen = len(self._ctx)
+        done = 0
         if plen < cap and self._start + self._count == plen:
+            # Growing phase: the physical arrays are still shorter than the capacity.
             grow = min(k, cap - plen)
             for col, vals in columns:
                 col.extend(vals[:grow] if grow < k else vals)
-            self._count += grow
             done = grow
             plen += grow
-        # Full phase: overwrite the oldest rows in at most two contiguous slices per pass.
-        while done < k:
-            if k - done > cap:  # more rows than the ring holds: the first ones would be evicted at once
-                skip = k - done - cap
-                self.evicted += skip
-                if self._attribute:
-                    self._count_evicted(obj_cols[0], obj_cols[1], done, done + skip)
-                done += skip
-                continue
-            # Only a ring without a byte budget gets here, so it is exactly full.
-            pos = (self._start + self._count) % plen
+        while done < k:  # the free slots follow the last row, in at most two contiguous pieces
+            pos = (self._start + self._count + done) % plen
             m = min(k - done, plen - pos)
-            if self._attribute:
-                self._count_evicted(self._objs[0], self._objs[1], pos, pos + m)
             for col, vals in columns:
                 col[pos:pos + m] = vals[done:done + m]
-            self._start = (self._start + m) % plen
-            self.evicted += m
             done += m
+        self._count += k
+        self._bytes += sum(sizes)
+        self._trim()
         return []
 
     def _append_each(self, rows) -> list[int]:
         refused = []
-        sized = self._sizes is not None
         for i, (time, ctx, ints, objs) in enumerate(rows):
             try:
                 array("q", [time] + [NULL_INT if v is None else v for v in ints])
             except (OverflowError, TypeError):
                 refused.append(i)
                 continue
-            self.append(time, ctx, ints, objs, self.row_size(objs) if sized else 0)
+            self.append(time, ctx, ints, objs)
         return refused
 
-    def row_size(self, objs) -> int:
-        """Estimated bytes of one row for the byte budget: its slots plus its text.
+    # -- eviction ------------------------------------------------------------------------
 
-        An upper bound: interned text shared between rows is counted for each of them.
-        """
-        return self._slot_bytes + sum(len(o) for o in objs if o.__class__ is str)
+    def _trim(self) -> None:
+        """Evict the oldest rows while the table is over its own byte budget (never the newest)."""
+        if self.max_bytes and self._bytes > self.max_bytes and self._count > 1:
+            self.evict_bytes(self.max_bytes)
 
-    def _evict_oldest(self) -> None:
+    def evict_bytes(self, target: int) -> None:
+        """Evict the oldest rows until the ring holds at most ``target`` bytes (at least one row
+        is evicted when it is over; the newest row always stays)."""
+        self._evicted_last = 0
+        if self._bytes <= target or self._count <= 1:
+            return
+        plen = len(self._ctx)
+        excess = self._bytes - target
+        n, freed, i = 0, 0, self._start
+        while freed < excess and n < self._count - 1:
+            freed += self._sizes[i]
+            n += 1
+            i = i + 1 if i + 1 < plen else 0
+        self._evict(n)
+        self._evicted_last = n
+
+    def _evict(self, n: int) -> None:
+        """Drop the ``n`` oldest rows: count them, attribute them, and clear their slots so the
+        strings and actors they held can be freed."""
+        if n <= 0:
+            return
+        plen = len(self._ctx)
         s = self._start
-        self._ctx[s] = None  # let the context go if nothing else holds it
-        if self._sizes is not None:
-            self._bytes -= self._sizes[s]
-        self._start = (s + 1) % len(self._ctx)
-        self._count -= 1
-        self.evicted += 1
-        if self._attribute:
-            key = (self._objs[0][s], self._objs[1][s])
-            self.evicted_by[key] = self.evicted_by.get(key, 0) + 1
+        for lo, hi in ((s, min(s + n, plen)), (0, max(0, s + n - plen))):
+            if hi <= lo:
+                continue
+            if self._attribute:
+                self._count_evicted(self._objs[0], self._objs[1], lo, hi)
+            self._bytes -= sum(self._sizes[lo:hi])
+            blank = [None] * (hi - lo)
+            self._ctx[lo:hi] = blank
+            for col in self._objs:
+                col[lo:hi] = blank
+        self._count -= n
+        self.evicted += n
+        # While the arrays are still growing, new rows go at their end: an emptied ring keeps
+        # its free slots there (start + count == len) instead of wrapping to the front.
+        self._start = plen if self._count == 0 and plen < self.capacity else (s + n) % plen
 
     def _count_evicted(self, types, clients, lo: int, hi: int) -> None:
         """Attribute the evicted rows [lo, hi) of the given columns (one C-level count per batch)."""

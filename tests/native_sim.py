@@ -148,10 +148,9 @@ def running(p, mod, config_text: str = "", **options):
 
 def install_rules(p, config_text: str = ""):
     """The rules the app would install for this config (defaults without one)."""
-    from osq_esf.rules import Rules, RulesConfig, install
+    from tests.pipelines import install_config
 
-    cfg = parse_config(config_text, "test") if config_text else None
-    install(p, Rules(cfg.rules if cfg else RulesConfig(), p.tables))
+    install_config(p, config_text)
 
 
 def es_of(mod, src):

@@ -52,32 +52,32 @@ def exec_line(target="/usr/bin/true", args=("/usr/bin/true",), env=(), caller="/
 
 def pipeline_with(config_text: str = ""):
     """A Pipeline with the rules of ``config_text`` installed, and a source to ingest with."""
-    from osq_esf.config import parse_config
-    from osq_esf.pipeline import Pipeline
-    from osq_esf.rules import Rules, install
-    from osq_esf.schema import load_specs
+    from tests.pipelines import make_pipeline
 
-    p = Pipeline(load_specs())
-    install(p, Rules(parse_config(config_text).rules, p.tables))
-    return p, p.add_source("test", "replay")
+    return make_pipeline(config_text)
 
 
 def rows(p, table: str) -> list[dict]:
-    """Ring contents as dicts (own columns and the process columns), oldest first."""
-    from osq_esf.process import PROCESS_COLUMNS
+    """Ring contents as dicts (own, process and lineage columns), oldest first."""
+    from tests.pipelines import ring_rows
 
-    t = p.tables[table]
-    ring = t.ring
-    with ring.lock:
-        snap = ring.snapshot(*ring.bounds(None, None, None, None))
-    names = t.int_names + t.obj_names
-    out = []
-    for k in range(snap.n):
-        r = dict(zip(PROCESS_COLUMNS, snap.ctx[k].values))
-        r.update({n: col[k] for n, col in zip(names, snap.cols)})
-        out.append(r)
-    return out
+    return ring_rows(p, table)
 
 
 def hits(p) -> dict[str, int]:
     return {r["name"]: r["hits"] for r in p.rules.rows()}
+
+
+def ingest_each(p, src, lines) -> tuple[int, list[tuple[str, str]]]:
+    """Ingest line by line; (rows kept, [(event type, "muted" | "filtered")] in line order), the
+    verdicts read from es_health's counters (what the rules stage decided, as it is counted)."""
+    def counts():
+        return {(s, k): getattr(tc, k) for s, tc in p.health.types_of(src.name).items() for k in ("muted", "filtered")}
+
+    kept, verdicts = 0, []
+    for line in lines:
+        before = counts()
+        kept += p.ingest(src, [line])
+        for (short, kind), n in counts().items():
+            verdicts += [(short, kind)] * (n - before.get((short, kind), 0))
+    return kept, verdicts

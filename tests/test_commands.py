@@ -66,3 +66,30 @@ def test_demo_prints_every_query_with_results():
         assert why in r.stdout
     assert "error:" not in r.stdout
     assert "/private/tmp/" in r.stdout  # the payload shows up
+
+
+def test_query_prints_every_statement_and_fails_after_an_error():
+    rec = shared_file("mac-monitor/eslogger-open.jsonl")
+    r = osq_esf("query", "--replay", str(rec), "--list",
+                "SELECT 1 AS a; SELECT 2 AS b; SELECT nope FROM es_open; SELECT 3 AS c;")
+    # As osqueryi: each statement's result in turn, stop at the error, exit 1.
+    assert (r.returncode, r.stdout) == (1, "a\n1\nb\n2\n")
+    assert "no such column: nope" in r.stderr and "Traceback" not in r.stderr
+    r = osq_esf("query", "--replay", str(rec), "--format", "line", "--no-header", "SELECT 1 AS a, 'x' AS bb")
+    assert (r.returncode, r.stdout) == (0, "    a = 1\n   bb = x\n")
+
+
+def test_misspelled_flags_are_errors_that_name_the_flag():
+    for argv in (["run", "--socket", "/x", "--standalon"], ["query", "--replay", "x", "--engin", "osqueryi", "S"],
+                 ["run", "--socket", "/x", "--stand"]):  # no prefix matching either
+        r = osq_esf(*argv)
+        assert r.returncode == 2 and "unrecognized arguments: " + argv[-1 if argv[0] == "run" else -3] in r.stderr
+
+
+def test_a_closed_pipe_ends_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "osq_esf", "demo"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, cwd=REPO)
+    proc.stdout.readline()
+    proc.stdout.close()  # what `osq-esf demo | head -1` does
+    _, err = proc.communicate(timeout=240)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err

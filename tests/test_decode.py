@@ -9,24 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osq_esf.decode import DecodeError, decode_line, parse_time
-from osq_esf.pipeline import Pipeline
 from osq_esf.process import ProcessContext
-from osq_esf.schema import load_specs
 from tests.conftest import shared_file
-
-SPECS = load_specs()
-
-
-def pipeline():
-    p = Pipeline(SPECS)
-    return p, p.add_source("test", "replay")
-
-
-def rows(p: Pipeline, table: str) -> list[dict]:
-    """Decode a table's encoded reply back into dicts through the generated thrift code."""
-    from tests.test_protocol import decode_rows
-
-    return decode_rows(*p.tables[table].generate(""))
+from tests.pipelines import make_pipeline as pipeline
+from tests.pipelines import ring_rows
+from tests.pipelines import table_rows as rows
 
 
 def test_real_v10_fork_with_array_tokens_gives_pid_and_pidversion():
@@ -218,3 +205,21 @@ def test_arbitrary_bytes_never_escape_as_anything_but_decode_errors(data):
     p, src = pipeline()
     p.ingest(src, [data])
     assert src.events + src.decode_errors + (0 if data.strip() else 1) == 1
+
+
+def test_username_is_resolved_on_a_live_source_and_null_on_a_replay():
+    """osquery parity for es_exec/es_fork/es_exit: resolved where the event happened, never on the
+    machine that replays a recording (its users are not the recording's)."""
+    import pwd
+
+    from tests.rules_events import exec_line, fork_line
+
+    uid = 0
+    name = pwd.getpwuid(uid).pw_name
+    for live, want in ((True, name), (False, None)):
+        p, src = pipeline(live=live)
+        p.ingest(src, [exec_line(uid=uid), fork_line(uid=uid)])
+        assert [r.get("username") for r in rows(p, "es_exec")] == [want]  # NULL text travels as absent
+        exec_rows = ring_rows(p, "es_exec")
+        fork_rows = ring_rows(p, "es_fork")
+        assert exec_rows[0]["username"] == want and fork_rows[0]["username"] == want

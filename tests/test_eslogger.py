@@ -103,13 +103,25 @@ def test_fake_dies_of_sigpipe_when_its_reader_goes(tmp_path, monkeypatch):
 
 # -- starting ---------------------------------------------------------------------------------
 
-def test_unknown_event_is_refused_before_starting_naming_event_and_version(tmp_path, fake_env, monkeypatch):
+def test_types_this_macos_lacks_are_left_out_and_named_in_es_sources(tmp_path, fake_env, monkeypatch):
+    """eslogger refuses a whole list with one unknown name: such types are left out, and es_sources
+    says which and why; a client left with nothing is not started."""
     monkeypatch.setenv("FAKE_ESLOGGER_MACOS", "14.0")
     p = pipeline()
-    with pytest.raises(SourceError) as e:
-        sources(p, tmp_path, '[clients]\nprocess = ["exec", "fork", "exit"]\ntcc = ["tcc_modify"]')
-    assert "tcc_modify" in str(e.value) and "macOS 15.4" in str(e.value) and "client tcc" in str(e.value)
-    assert not pids(fake_env[0])  # nothing was started
+    srcs = sources(p, tmp_path, '[clients]\nprocess = ["exec", "fork", "exit"]\n'
+                                'sec = ["btm_launch_item_add", "tcc_modify"]\ngk = ["gatekeeper_user_override"]')
+    assert [(s.state.name, s.event_names) for s in srcs] == [("process", ["exec", "fork", "exit"]),
+                                                              ("sec", ["btm_launch_item_add"])]
+    (row,) = [r for r in p.source_rows() if r["name"] == "sec"]
+    assert row["subscribed"] == "btm_launch_item_add"
+    assert "tcc_modify" in row["skipped"] and "macOS 15.4" in row["skipped"]
+    assert "gk" not in {s.state.name for s in srcs}  # gatekeeper_user_override came with macOS 15
+    assert not pids(fake_env[0])  # nothing was started yet
+
+
+def test_a_name_that_is_no_es_event_is_refused(tmp_path, fake_env):
+    with pytest.raises(SourceError, match="'tcc_modfy' is not an ES NOTIFY event name"):
+        sources(pipeline(), tmp_path, '[clients]\nsec = ["tcc_modfy"]')
 
 
 def test_clients_can_be_selected_and_lineage_events_are_always_subscribed(tmp_path, fake_env):
@@ -216,10 +228,13 @@ def test_slow_consumer_losses_match_what_the_kernel_dropped(tmp_path, fake_env, 
     inp.write_text(body + "#!sleep open 1.0\n" + msg("open", 401) + "\n" + msg("close", 402) + "\n")
 
     class Slow:
-        redacted_table = None
+        """A rules stage that keeps everything, slowly."""
 
-        def plan_of(self, table, short):
+        def plan_of(self, layout, short):
             return self.verdict
+
+        def redaction_of(self, layout):
+            return None
 
         def verdict(self, *a):
             time.sleep(0.0005)

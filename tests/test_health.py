@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 
 from osq_esf.health import TOTAL, Health
 from osq_esf.pipeline import Pipeline
-from osq_esf.schema import load_specs
-
-SPECS = load_specs()
+from osq_esf.stages import Disposition
+from tests.pipelines import make_pipeline
 NUMBERS = {"exec": 9, "open": 10, "fork": 11, "close": 12, "create": 13, "exit": 15, "mount": 22,
            "iokit_open": 24, "rename": 25, "unlink": 32, "write": 33}
 
@@ -47,9 +46,7 @@ def msg(short: str, i: int, seq: int | None = 0, gseq: int | None = 0, version: 
 
 
 def pipeline(**capacity) -> Pipeline:
-    p = Pipeline(SPECS, capacity=capacity or None)
-    p.sequence = p.health
-    return p
+    return make_pipeline(capacity=capacity or None, source=None)[0]
 
 
 def rows_by(p: Pipeline) -> dict[tuple[str, str], dict]:
@@ -63,10 +60,10 @@ def conserved(row: dict) -> bool:
 def buffered_in_rings(p: Pipeline) -> dict[tuple[str, str], int]:
     """Rows actually in the rings per (client, type), counted from the columns themselves."""
     out: dict[tuple[str, str], int] = {}
-    for t in p.tables.values():
+    for ring in p.rings.values():
         with p.lock:
-            snap = t.ring.snapshot()
-        types, clients = snap.cols[len(t.int_names)], snap.cols[len(t.int_names) + 1]
+            snap = ring.snapshot()
+        types, clients = snap.cols[len(ring.int_names)], snap.cols[len(ring.int_names) + 1]
         for ty, cl in zip(types, clients):
             out[(cl, ty)] = out.get((cl, ty), 0) + 1
     return out
@@ -154,19 +151,20 @@ def test_loss_warning_names_client_and_types_and_is_rate_limited(caplog):
 
 
 class Rules:
-    """A rules stage (pipeline hook) that mutes every 4th and filters every 7th event it sees."""
-
-    redacted_table = None  # redacts nothing
+    """A rules stage (osq_esf.stages.RulesStage) that mutes every 4th and filters every 7th event it sees."""
 
     def __init__(self):
         self.n = 0
 
-    def plan_of(self, table, short):
+    def plan_of(self, layout, short):
         return self.verdict
 
-    def verdict(self, ctx, sec, ints, objs):
+    def redaction_of(self, layout):
+        return None  # redacts nothing
+
+    def verdict(self, actor, sec, ints, objs):
         self.n += 1
-        return "muted" if self.n % 4 == 0 else "filtered" if self.n % 7 == 0 else None
+        return Disposition.MUTED if self.n % 4 == 0 else Disposition.FILTERED if self.n % 7 == 0 else None
 
 
 def test_conservation_with_evictions_mutes_filters_and_decode_errors():
@@ -259,3 +257,45 @@ def test_health_rows_without_a_source_state():
     p = pipeline()
     p.health = h
     assert {(r["client"], r["event_type"]) for r in h.rows(p)} == {("x", TOTAL), ("x", "open")}
+
+
+def test_a_source_whose_lines_never_decode_still_has_its_total_row():
+    p, src = make_pipeline(source="garbage")
+    p.ingest(src, [b"not json", b"{}", b'{"event_type": 10}'])
+    (total,) = [r for r in p.health.rows(p) if r["client"] == "garbage"]
+    assert total["event_type"] == TOTAL and total["received"] == 3 == total["decode_errors"]
+    assert conserved(total)
+
+
+def test_invented_event_numbers_share_one_row_past_a_bound():
+    from osq_esf.pipeline import UNKNOWN_OTHER, UNKNOWN_TYPES
+
+    p = pipeline(es_other_events=50)  # small: evictions are attributed too
+    src = p.add_source("c", "replay")
+    lines = []
+    for i in range(300):
+        m = json.loads(msg("open", i, i, i))
+        m["event_type"] = 10_000 + i
+        lines.append(json.dumps(m).encode())
+    p.ingest(src, lines)
+    rows = [r for r in p.health.rows(p) if r["client"] == "c"]
+    assert len(rows) == 1 + UNKNOWN_TYPES + 1  # the total, the first numbers by name, the rest together
+    other = next(r for r in rows if r["event_type"] == UNKNOWN_OTHER)
+    assert other["received"] == 300 - UNKNOWN_TYPES
+    assert all(conserved(r) for r in rows)
+    assert sum(r["received"] for r in rows if r["event_type"] != TOTAL) == 300
+
+
+def test_a_rejected_line_never_moves_the_sequence_baselines():
+    """Only accepted events are accounted: a seq_num past 64 bits is a decode error, not a gap of 2**64."""
+    p = pipeline()
+    src = p.add_source("c", "replay")
+    bad = json.loads(msg("open", 2, 2, 2))
+    bad["seq_num"] = 2**64 + 5
+    lines = [msg("open", 0, 0, 0), msg("open", 1, 1, 1), json.dumps(bad), msg("open", 3, 2, 2)]
+    p.ingest(src, [x.encode() for x in lines])
+    r = rows_by(p)
+    assert r["c", "open"]["decode_errors"] == 1 and r["c", "open"]["buffered"] == 3
+    assert r["c", "open"]["lost"] == 0 and r["c", "open"]["regressions"] == 0
+    assert r["c", TOTAL]["lost"] == 0 and r["c", TOTAL]["regressions"] == 0
+    assert all(conserved(x) for x in r.values())

@@ -82,7 +82,7 @@ def test_parse_time_refuses_only_with_decode_error(text):
 
 
 class _Ctx:
-    """What the encoder reads of a ProcessContext."""
+    """What the encoder reads of a row's Actor."""
 
     def __init__(self, values):
         self.values = tuple(values)
@@ -103,20 +103,21 @@ def test_direct_encoder_decodes_to_the_expected_rows(data):
 
     from osq_esf.extension.constraints import Plan
     from osq_esf.extension.encode import reply_call
+    from osq_esf.kinds import default_kinds
+    from osq_esf.layout import ACTOR_COLUMNS
     from osq_esf.pipeline import Pipeline
-    from osq_esf.process import PROCESS_COLUMNS
-    from osq_esf.schema import load_specs
+    from tests.pipelines import event_table
 
-    specs = load_specs()
+    specs = default_kinds().specs
     name = data.draw(st.sampled_from(["es_exec", "es_open", "es_iokit_open", "es_exit"]))
-    table = Pipeline(specs).tables[name]
+    table = event_table(Pipeline(default_kinds()), name)
     numeric = {c.name: c.numeric for c in specs[name].columns}
     i64 = st.one_of(st.none(), st.integers(-(2**63) + 1, 2**63 - 1))
 
     def value(col):
         return data.draw(i64 if numeric[col] else st.one_of(st.none(), _text()))
 
-    ctxs = [_Ctx([value(c) for c in PROCESS_COLUMNS]) for _ in range(data.draw(st.integers(1, 3)))]
+    ctxs = [_Ctx([value(c) for c in ACTOR_COLUMNS]) for _ in range(data.draw(st.integers(1, 3)))]
     n = data.draw(st.integers(1, 8))
     for _ in range(n):
         table.ring.append(data.draw(st.integers(0, 2**40)), data.draw(st.sampled_from(ctxs)),
@@ -132,7 +133,7 @@ def test_direct_encoder_decodes_to_the_expected_rows(data):
     got = result.success.response
 
     def expected_row(i):
-        vals = dict(zip(PROCESS_COLUMNS, snap.ctx[i].values))
+        vals = dict(zip(ACTOR_COLUMNS, snap.ctx[i].values))
         vals["eid"], vals["time"] = snap.eid[i], snap.time[i]
         for col, c in zip(table.int_names + table.obj_names, snap.cols):
             v = c[i]

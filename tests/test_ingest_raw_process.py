@@ -10,8 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osq_esf.health import TOTAL
-from osq_esf.pipeline import Pipeline
-from osq_esf.schema import load_specs
+from tests.pipelines import make_pipeline
 
 
 def process(pid: int) -> dict:
@@ -36,19 +35,16 @@ def line(proc: dict, i: int) -> bytes:
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.integers(0, 2**32), min_size=1, max_size=12), st.integers(2, 4))
 def test_one_context_per_process_whatever_the_key_order(seeds, pids):
-    p = Pipeline(load_specs())
-    src = p.add_source("t", "replay")
+    p, src = make_pipeline()
     lines = [line(shuffled(process(100 + k % pids), random.Random(s)), k) for k, s in enumerate(seeds)]
     assert p.ingest(src, lines) == len(lines)
-    ring = p.tables["es_open"].ring
-    ctxs = {id(c) for c in ring._ctx[:len(lines)]}
+    ring = p.rings["es_open"]
+    ctxs = {id(a.ctx) for a in ring._ctx[:len(lines)]}
     assert len(ctxs) == len({100 + k % pids for k in range(len(seeds))})
 
 
 def test_an_invalid_process_is_an_untyped_decode_error_at_its_line():
-    p = Pipeline(load_specs())
-    p.sequence = p.health
-    src = p.add_source("t", "replay")
+    p, src = make_pipeline()
     bad = dict(process(7), audit_token=[1, 2, 3])
     n = p.ingest(src, [line(process(5), 0), line(bad, 1), b"", line(process(5), 2)])
     assert n == 2 and src.lines == 4 and src.decode_errors == 1

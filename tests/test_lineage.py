@@ -8,13 +8,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from osq_esf.kinds import default_kinds
 from osq_esf import events
 from osq_esf.config import ConfigError, parse_config
-from osq_esf.lineage import Lineage, ProcessesTable, xpc_service_label
+from osq_esf.extension.constraints import plan_from_context
+from osq_esf.extension.tables import ProcessesTable
+from osq_esf.lineage import Lineage, xpc_service_label
 from osq_esf.pipeline import Pipeline
-from osq_esf.rings import NULL_INT
 from osq_esf.schema import load_specs
 from tests.conftest import shared_file
+from tests.pipelines import make_pipeline, ring_rows
 
 SPECS = load_specs()
 XPCPROXY = "/usr/libexec/xpcproxy"
@@ -79,22 +82,11 @@ def open_(p: dict, t=0) -> bytes:
 
 def pipeline(lineage: Lineage | None = None):
     """A pipeline with the stage wired as the app wires it (sharing its ProcessPool) unless given one."""
-    p = Pipeline(SPECS)
-    p.lineage = Lineage(pool=p.pool) if lineage is None else lineage
-    return p, p.add_source("test", "replay")
+    return make_pipeline(lineage=lineage or True, sequence=False)
 
 
 def rows(p: Pipeline, table: str) -> list[dict]:
-    t = p.tables[table]
-    snap = t.ring.snapshot()
-    names = t.int_names + t.obj_names
-    out = []
-    for i in range(snap.n):
-        r = {n: snap.cols[j][i] for j, n in enumerate(names)}
-        r = {k: (None if v == NULL_INT else v) for k, v in r.items()}
-        r["pid"], r["pidversion"], r["path"] = snap.ctx[i].pid, snap.ctx[i].pidversion, snap.ctx[i].path
-        out.append(r)
-    return out
+    return ring_rows(p, table)
 
 
 def answer(r: dict) -> tuple:
@@ -104,8 +96,8 @@ def answer(r: dict) -> tuple:
 def processes(p: Pipeline) -> dict[tuple[int, int], dict]:
     """es_processes rows by (pid, pidversion), as generate encodes them (all values as text)."""
     table = ProcessesTable(SPECS["es_processes"], p.lineage, p.lock)
-    n, body = table.generate("{}")
-    rows = decode_rows(body, n)
+    n, chunks = table.generate(plan_from_context("{}"))
+    rows = decode_rows(b"".join(chunks), n)
     return {(int(r["pid"]), int(r["pidversion"])): r for r in rows}
 
 
@@ -290,7 +282,7 @@ def test_cached_answers_match_a_fresh_resolution(ops):
     assert src.decode_errors == 0
     for ctx, cached in list(lin._cache.items()):
         lin._cache.pop(ctx)
-        assert lin._resolve(ctx) == cached
+        assert lin._resolve(ctx).lineage == cached.lineage
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -313,7 +305,7 @@ def test_lineage_config_and_its_errors():
 
 
 def test_without_the_stage_lineage_columns_are_null():
-    p = Pipeline(SPECS)
+    p = Pipeline(default_kinds())
     src = p.add_source("test", "replay")
     p.ingest(src, [open_(proc(5, 50, "/bin/x", 4, 40))])
     (r,) = rows(p, "es_open")
@@ -328,7 +320,7 @@ def test_xpc_service_label():
 
 
 def test_live_clients_keep_fork_exec_exit_when_only_file_events_are_asked_for():
-    from osq_esf.sources.eslogger import configured_clients
+    from osq_esf.sources.common import configured_clients
 
     only_files = parse_config('[clients]\nfiles = ["open", "write"]\n')
     assert configured_clients(only_files) == {"files": ["open", "write"], "process": ["exec", "fork", "exit"]}
@@ -382,3 +374,18 @@ def test_waiting_answers_do_not_pile_up():
     p.ingest(src, lines)
     assert answer(rows(p, "es_open")[-1])[2:4] == ("/bin/shell49", "adopted")
     assert all(len(v) <= 2 for v in lin._waiting.values())
+
+
+def test_lineage_failures_are_visible_in_es_stages():
+    from osq_esf.status import stage_rows
+
+    p, src = pipeline()
+
+    def broken(ctx):
+        raise RuntimeError("boom")
+
+    p.lineage._resolve = broken
+    p.ingest(src, [open_(proc(700 + i, 7000 + i, "/bin/x", 1)) for i in range(3)])
+    assert src.decode_errors == 0 and len(p.rings["es_open"]) == 3  # the events are kept
+    (row,) = [r for r in stage_rows(p, None) if r["stage"] == "lineage"]
+    assert row["state"] == "on" and row["errors"] >= 1 and "RuntimeError: boom" in row["last_error"]

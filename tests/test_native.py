@@ -22,9 +22,12 @@ from hypothesis import strategies as st
 
 from osq_esf.config import parse_config
 from osq_esf.decode import decode_line
+from osq_esf.events import number_of
+from osq_esf.kinds import default_kinds
 from osq_esf.health import TOTAL
-from osq_esf.rules.mutes import MutesConfig, MuteRule
+from osq_esf.rules.mutes import DEFAULT_EVENTS, MutesConfig, MuteRule
 from osq_esf.sources import SourceError
+from osq_esf.sources.common import default_clients
 from osq_esf.sources.native import (ALL_CAPS, CAP_PATH_EVENTS, ENV_SIM, KernelMutes, explain_new_client,
                                     kernel_mutes, native_sources)
 from tests.native_sim import (Builder, RawClient, by_client, calls, es_of, install_rules, sim, sim_dir,  # noqa: F401
@@ -42,16 +45,25 @@ def test_each_client_subscribes_its_own_types_after_its_mutes(sim):
     srcs = start(p, sim)
     try:
         log = by_client(calls(sim))
-        subs = {tuple(int(x) for x in c[-1].split(" ")[1].split(",")) for c in log.values()}
-        assert subs == {(9, 11, 15), (10, 33, 12, 13, 25, 32), (24, 22, 23)}
+        subs = {frozenset(int(x) for x in c[-1].split(" ")[1].split(",")) for c in log.values()}
+        # One client per default group the table declarations name, each with its own types.
+        assert subs == {frozenset(map(number_of, evs)) for evs in default_clients().values()}
         for c in log.values():
             assert c[0] == "new_client 0" and c[-1].startswith("subscribe")  # nothing after subscribe
             assert c[1].startswith("mute_process ")  # its own events never come back to it
-        file_calls = next(c for c in log.values() if c[-1] == "subscribe 10,33,12,13,25,32")
-        # Default mutes go to the kernel for the file types only; exec/fork/exit are never muted there.
-        assert "mute_path_events 1 /usr/sbin/cfprefsd 10,33,12" in file_calls
-        assert any(c.startswith("mute_path_events 2 /private/var/db/dyld/ 10,33") for c in file_calls)
-        process_calls = next(c for c in log.values() if c[-1] == "subscribe 9,11,15")
+
+        def types_of(call: str) -> set[int]:
+            return {int(x) for x in call.rsplit(" ", 1)[1].split(",")}
+
+        file_types = set(map(number_of, default_clients()["file"]))
+        file_calls = next(c for c in log.values() if types_of(c[-1]) == file_types)
+        # Default mutes go to the kernel for the noisy file types only; exec/fork/exit are never muted there.
+        noisy = {number_of(e) for e in DEFAULT_EVENTS} & file_types
+        (cfprefsd,) = [c for c in file_calls if c.startswith("mute_path_events 1 /usr/sbin/cfprefsd ")]
+        assert types_of(cfprefsd) == noisy
+        (dyld,) = [c for c in file_calls if c.startswith("mute_path_events 2 /private/var/db/dyld/ ")]
+        assert types_of(dyld) == noisy & {number_of(k.short) for k in default_kinds() if k.target}
+        process_calls = next(c for c in log.values() if types_of(c[-1]) == {9, 11, 15})
         assert without_self_mute(process_calls) == ["new_client 0", "subscribe 9,11,15"]  # default mute set kept
         rows = {r["name"]: r for r in p.rules.rows()}
         assert rows["default:cfprefsd"]["applied"] == "kernel+pipeline"
@@ -209,7 +221,7 @@ def test_injected_messages_reach_the_tables_over_the_protocol(sim, sim_dir, monk
         (w,) = rows("es_write")
         assert w["filename"] == "/Users/me/a file" and w["client"] == "file"
         (i,) = rows("es_iokit_open")
-        assert (i["user_client_class"], i["user_client_type"], i["parent_registry_id"], i["parent_path"]) == (
+        assert (i["user_client_class"], i["user_client_type"], i["parent_registry_id"], i["iokit_parent_path"]) == (
             "IOHIDParamUserClient", "7", "4294968000", "IOService:/AppleARM")
         assert rows("es_decode_errors") == []
         assert {r["event_type"]: r["unformatted"] for r in rows("es_health") if r["client"] == "file"}["*"] == "0"
@@ -265,10 +277,10 @@ def test_draining_in_batches_under_backpressure_loses_and_duplicates_nothing(sim
     finally:
         src.stop()
         src.join(10)
-    t = p.tables["es_open"]
+    ring = p.rings["es_open"]
     with p.lock:
-        snap = t.ring.snapshot()
-    seqs = snap.cols[t.int_names.index("seq_num")]
+        snap = ring.snapshot()
+    seqs = snap.cols[ring.int_names.index("seq_num")]
     assert sorted(seqs) == list(range(n))
     assert rows_by(p)[("busy", TOTAL)]["lost"] == 0
     assert buffered_in_rings(p)[("busy", "open")] == n

@@ -371,10 +371,10 @@ def test_an_argv_that_escaping_blows_up_still_becomes_a_row_flagged_truncated(si
         assert stats["oversize"] == 0 and stats["truncated"] == 1
     finally:
         stop(srcs)
-    t = p.tables["es_exec"]
+    ring = p.rings["es_exec"]
     with p.lock:
-        snap = t.ring.snapshot()
-    cmdline = snap.cols[len(t.int_names) + t.obj_names.index("cmdline")][0]
+        snap = ring.snapshot()
+    cmdline = snap.cols[len(ring.int_names) + ring.obj_names.index("cmdline")][0]
     assert cmdline.startswith("sh \x01\x01") and cmdline.endswith(" tail")  # cut, yet every argument is there
     assert len(cmdline) < len(huge)
 

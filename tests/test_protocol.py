@@ -15,6 +15,8 @@ from osquery.extensions import Extension
 from thrift.protocol import TBinaryProtocol
 from thrift.transport import TTransport
 
+from osq_esf.kinds import default_kinds
+from tests.pipelines import event_table
 from osq_esf.extension.encode import reply_call
 from osq_esf.pipeline import Pipeline
 from osq_esf.schema import load_specs
@@ -84,13 +86,13 @@ def test_constraint_contexts_as_osquery_builds_them(extension_factory):
         assert {r["eid"] for r in ext.generate(table, {"pid": [(4, pid)]})} == {r["eid"] for r in full if int(r["pid"]) > int(pid)}
         # LIKE on a text column and an unparsable number are hints we ignore: a superset is fine.
         assert len(ext.generate(table, {"path": [(65, "/bin/%")], "time": [(32, "abc")]})) == len(full)
-        # colsUsed trims what is sent, not which rows.  Process columns travel as one
-        # pre-encoded block, so asking for pid brings its siblings but no event column.
-        from osq_esf.process import PROCESS_COLUMNS
+        # colsUsed trims what is sent, not which rows.  Process and lineage columns travel as
+        # one pre-encoded block, so asking for pid brings its siblings but no event column.
+        from osq_esf.layout import ACTOR_COLUMNS
 
         slim = ext.generate(table, cols_used=["pid"])
         assert len(slim) == len(full)
-        assert all("pid" in r and set(r) <= set(PROCESS_COLUMNS) for r in slim)
+        assert all("pid" in r and set(r) <= set(ACTOR_COLUMNS) for r in slim)
         assert all(set(r) == {"time"} for r in ext.generate(table, cols_used=["time"]))
 
 
@@ -199,10 +201,17 @@ def _loaded_table():
         m["time"] = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + ".000000001Z"
         m["process"]["audit_token"]["pid"] = 100 + i % 7
         lines.append(json.dumps(m).encode())
-    p = Pipeline(SPECS, capacity={"es_open": 250})  # some are evicted too
+    p = Pipeline(default_kinds(), capacity={"es_open": 250})  # some are evicted too
     src = p.add_source("t", "replay")
     p.ingest(src, lines)
-    return p.tables["es_open"]
+    return event_table(p, "es_open")
+
+
+def generated(table, context: str) -> list[dict]:
+    from osq_esf.extension.constraints import plan_from_context
+
+    n, chunks = table.generate(plan_from_context(context))
+    return decode_rows(n, b"".join(chunks))
 
 
 TABLE = None
@@ -217,12 +226,12 @@ def test_pushdown_returns_a_superset_of_what_sqlite_keeps(constraints):
     global TABLE
     if TABLE is None:
         TABLE = _loaded_table()
-    full = decode_rows(*TABLE.generate(""))
+    full = generated(TABLE, "")
     by: dict[str, list] = {}
     for col, op, val in constraints:
         by.setdefault(col, []).append({"op": op, "expr": str(val)})
     ctx = {"constraints": [{"name": c, "list": lst, "affinity": "BIGINT"} for c, lst in by.items()]}
-    got = {r["eid"] for r in decode_rows(*TABLE.generate(json.dumps(ctx)))}
+    got = {r["eid"] for r in generated(TABLE, json.dumps(ctx))}
 
     def keep(row):
         for col, op, val in constraints:

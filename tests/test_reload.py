@@ -120,6 +120,10 @@ def test_sighup_reload_good_then_bad(running):
     assert paths(ext) == ["/opt/b", "/opt/a", "/opt/a"]
     hits = {r["name"]: int(r["hits"]) for r in ext.generate("es_mutes")}
     assert hits["mute-b"] == 2  # kept across the refused reload
+    # The refusal is in a table, not only on stderr.
+    (stage,) = [r for r in ext.generate("es_stages") if r["stage"] == "config"]
+    assert stage["state"] == "refused" and "mutes.rule[0].events" in stage["last_error"]
+    assert "(line 6)" in stage["last_error"] and stage["items"] == "1" and stage["errors"] == "1"
     conserved(ext)
 
 

@@ -86,8 +86,7 @@ def test_a_byte_budget_configured_for_a_table_bounds_it():
     """Through the pipeline, as [rings] max_bytes configures it: long paths take more room."""
     import json
 
-    from osq_esf.pipeline import Pipeline
-    from osq_esf.schema import load_specs
+    from tests.pipelines import make_pipeline
     from tests.test_decode import BASE
 
     def line(i, path):
@@ -96,12 +95,59 @@ def test_a_byte_budget_configured_for_a_table_bounds_it():
         m["event"]["write"]["target"]["path"] = path
         return json.dumps(m).encode()
 
-    p = Pipeline(load_specs(), max_bytes={"es_write": 20_000})
-    src = p.add_source("t", "replay")
-    ring = p.tables["es_write"].ring
+    p, src = make_pipeline(max_bytes={"es_write": 20_000})
+    ring = p.rings["es_write"]
     p.ingest(src, [line(i, "/tmp/short") for i in range(100)])
     short_rows = len(ring)
     p.ingest(src, [line(i, "/tmp/" + "x" * 400 + str(i)) for i in range(100, 200)])
     assert ring.buffered_bytes <= 20_000
     assert 0 < len(ring) < short_rows  # the same budget holds fewer long rows
     assert ring.evicted == 200 - len(ring)
+
+
+def test_an_evicted_row_lets_go_of_its_values():
+    """A byte budget bounds memory only if evicted rows drop their strings and actors at once."""
+    import weakref
+
+    class Actor:
+        pass
+
+    r = EventRing(("n",), ("s",), capacity=1000, max_bytes=20_000)
+    actors = [Actor() for _ in range(200)]
+    refs = [weakref.ref(a) for a in actors]
+    for i, a in enumerate(actors):
+        r.append(i, a, (i,), ("x" * 500 + str(i),))
+    assert len(r) < 200 and r.buffered_bytes <= 20_000
+    held = [v for v in r._objs[0] if v is not None]
+    assert len(held) == len(r)  # no evicted string is still referenced by a slot
+    del actors
+    alive = sum(ref() is not None for ref in refs)
+    assert alive == len(r)  # nor an evicted actor
+
+
+def test_sizes_count_what_python_holds_for_wide_text():
+    r = ring()
+    narrow, wide = "a" * 1000, "\U0001f600" * 1000
+    assert r.row_size((wide,)) - r.row_size((narrow,)) >= 2900  # four bytes a character, not one
+
+
+def test_the_global_budget_evicts_the_flooded_ring_first():
+    from osq_esf.rings import Budget
+
+    budget = Budget(60_000)
+    quiet = EventRing(("n",), ("s",), 10_000, max_bytes=40_000, budget=budget)
+    loud = EventRing(("n",), ("s",), 10_000, max_bytes=40_000, budget=budget)
+    for i in range(20):
+        quiet.append(i, None, (i,), ("q" * 200,))
+    kept_quiet = len(quiet)
+    for batch in range(50):
+        loud.extend([(i, None, (i,), ("L" * 200 + str(i),)) for i in range(batch * 20, batch * 20 + 20)])
+        budget.enforce()
+        assert budget.used <= 60_000
+    assert len(quiet) == kept_quiet and quiet.evicted == 0  # the quiet table kept everything
+    assert loud.buffered_bytes <= 40_000 and loud.evicted > 0
+    # When both are full relative to their caps, the fuller one gives back first.
+    for i in range(200):
+        quiet.append(i, None, (i,), ("q" * 200,))
+        budget.enforce()
+    assert budget.used <= 60_000 and budget.evictions > 0

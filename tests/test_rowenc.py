@@ -13,18 +13,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osq_esf.extension import encode
+from osq_esf.extension.tables import EventTable
+from osq_esf.kinds import default_kinds
+from osq_esf.layout import ACTOR_COLUMNS
 from osq_esf.pipeline import Pipeline
-from osq_esf.process import PROCESS_COLUMNS
 from osq_esf.rings import NULL_INT
-from osq_esf.schema import load_specs
-from osq_esf.tables import EventTable
 from tests import test_hot_path
+from tests.pipelines import event_table, event_tables
 from tests.test_hot_path import _Ctx, _text
 
 rowenc = encode.rowenc
 needs_c = pytest.mark.skipif(rowenc is None, reason="osq_esf.extension._rowenc is not built (no C compiler at "
                              "install time, or OSQ_ESF_PURE=1): only the Python encoder is in use")
-SPECS = load_specs()
+SPECS = default_kinds().specs
 I64 = st.integers(-(2**63) + 1, 2**63 - 1)
 
 
@@ -41,7 +42,7 @@ def _both(table: EventTable, snap, used) -> tuple[bytes, bytes]:
 
 @needs_c
 def test_event_tables_use_the_compiled_encoder():
-    tables = Pipeline(SPECS).tables.values()
+    tables = event_tables(Pipeline(default_kinds()))
     assert tables and all(t._rowenc is rowenc for t in tables)
 
 
@@ -49,9 +50,9 @@ def test_event_tables_use_the_compiled_encoder():
 @settings(max_examples=80, deadline=None)
 @given(st.data())
 def test_compiled_and_python_paths_write_the_same_bytes(data):
-    pipeline = Pipeline(SPECS)
-    table = data.draw(st.sampled_from([pipeline.other] + [pipeline.tables[n] for n in
-                                                         ("es_exec", "es_open", "es_iokit_open", "es_exit")]))
+    pipeline = Pipeline(default_kinds())
+    table = event_table(pipeline, data.draw(st.sampled_from(
+        ["es_other_events", "es_exec", "es_open", "es_iokit_open", "es_exit"])))
     name = table.name
     numeric = {c.name: c.numeric for c in SPECS[name].columns}
     # some text columns NULL in every row, some never: both shapes take their own branch
@@ -62,7 +63,7 @@ def test_compiled_and_python_paths_write_the_same_bytes(data):
             return data.draw(st.one_of(st.none(), I64, st.sampled_from([0, -1, 2**63 - 1, -(2**63) + 1])))
         return None if col in all_null else data.draw(st.one_of(st.none(), _text(), st.just("é/\udcff")))
 
-    ctxs = [_Ctx([value(c) for c in PROCESS_COLUMNS]) for _ in range(data.draw(st.integers(1, 3)))]
+    ctxs = [_Ctx([value(c) for c in ACTOR_COLUMNS]) for _ in range(data.draw(st.integers(1, 3)))]
     for _ in range(data.draw(st.integers(1, 12))):  # generate never encodes 0 rows
         table.ring.append(data.draw(st.integers(-(2**40), 2**40)), data.draw(st.sampled_from(ctxs)),
                           tuple(value(c) for c in table.int_names), tuple(value(c) for c in table.obj_names))
@@ -112,5 +113,5 @@ def test_bad_arguments_raise_instead_of_crashing(args, error):
 def test_python_fallback_decodes_to_the_expected_rows(monkeypatch):
     """The decode property of test_hot_path, on tables built while the compiled encoder is absent."""
     monkeypatch.setattr(encode, "rowenc", None)
-    assert all(t._rowenc is None for t in Pipeline(SPECS).tables.values())
+    assert all(t._rowenc is None for t in event_tables(Pipeline(default_kinds())))
     test_hot_path.test_direct_encoder_decodes_to_the_expected_rows()

@@ -11,16 +11,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.rules_events import exec_line, fork_line, hits, open_line, pipeline_with, rows, write_line
+from tests.rules_events import ingest_each, exec_line, fork_line, hits, open_line, pipeline_with, rows, write_line
 
 NO_DEFAULTS = "[mutes]\ndefaults = false\n"
 
 
 def filtered(rule: str, lines: list[bytes], extra: str = ""):
     p, src = pipeline_with(NO_DEFAULTS + extra + '[[filters.rule]]\nname = "f"\n' + rule + "\n")
-    verdicts = []
-    p.dropped = lambda c, s, v: verdicts.append(v)
-    kept = p.ingest(src, lines)
+    kept, verdicts = ingest_each(p, src, lines)
+    verdicts = [v for _, v in verdicts]
     assert src.decode_errors == 0, src.last_error
     assert kept + len(verdicts) == len(lines)
     assert set(verdicts) <= {"filtered"}
@@ -115,10 +114,8 @@ column = "uid"
 le = 1000
 '''
     p, src = pipeline_with(cfg)
-    verdicts = []
-    p.dropped = lambda c, s, v: verdicts.append(v)
-    p.ingest(src, [open_line(uid=0), open_line(uid=501), open_line(uid=900), open_line(uid=2000)])
-    assert verdicts == ["muted", "filtered", "filtered"]
+    _, verdicts = ingest_each(p, src, [open_line(uid=0), open_line(uid=501), open_line(uid=900), open_line(uid=2000)])
+    assert [v for _, v in verdicts] == ["muted", "filtered", "filtered"]
     assert (hits(p)["m"], hits(p)["a"], hits(p)["b"]) == (1, 1, 1)
 
 

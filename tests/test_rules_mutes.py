@@ -8,14 +8,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from osq_esf.rules.mutes import DEFAULT_EVENTS, DEFAULT_RULES
-from tests.rules_events import close_line, exec_line, fork_line, hits, open_line, pipeline_with, rows, write_line
+from tests.rules_events import (close_line, exec_line, fork_line, hits, ingest_each, open_line, pipeline_with, rows,
+                                write_line)
 
 
 def run(config: str, lines: list[bytes]):
     p, src = pipeline_with(config)
-    verdicts = []
-    p.dropped = lambda client, short, verdict: verdicts.append((short, verdict))
-    kept = p.ingest(src, lines)
+    kept, verdicts = ingest_each(p, src, lines)
     assert src.decode_errors == 0, src.last_error
     assert kept + len(verdicts) == len(lines)  # conservation: every line is a row or a counted drop
     return p, verdicts
@@ -201,10 +200,11 @@ def test_engine_agrees_with_the_model(rules, invert, evs):
     # Twice through the same pipeline: the per-process cache must not change any verdict.
     p, src = pipeline_with("\n".join(cfg) + "\n")
     dropped = []
-    p.dropped = lambda c, s, v: dropped.append(v)
     for _ in range(2):
-        got = [p.ingest(src, [ln]) == 0 for ln in lines]
-        assert got == expected
+        for ln, want in zip(lines, expected):
+            kept, verdicts = ingest_each(p, src, [ln])
+            assert (kept == 0) == want and len(verdicts) == int(want)
+            dropped += verdicts
     assert len(dropped) == 2 * sum(expected)
     removed = sum(r["hits"] for r in p.rules.rows() if r["action"] in ("mute", "mute-unselected"))
     assert removed == len(dropped)  # each muted event is counted on exactly one rule

@@ -144,3 +144,30 @@ def test_secrets_never_survive_and_others_are_untouched(pairs, flags):
             assert v not in item and item.startswith(f"{n}=<redacted:env-")
     for k, (f, v) in enumerate(flags):
         assert (args_out[2 + 2 * k] == v) == (f == "--name")
+
+
+def test_redaction_runs_without_the_pipeline_lock():
+    """A slow redaction (a pathological argument) must not hold the lock pings and generates need."""
+    import threading
+
+    from tests.rules_events import exec_line, pipeline_with
+
+    p, src = pipeline_with("")
+    entered, release = threading.Event(), threading.Event()
+    real = p.rules.redactor.joined
+
+    def slow(text):
+        entered.set()
+        release.wait(10)
+        return real(text)
+
+    p.rules.redactor.joined = slow
+    t = threading.Thread(target=p.ingest, args=(src, [exec_line(args=("curl", "--password=hunter2"))]))
+    t.start()
+    assert entered.wait(10)
+    got = p.lock.acquire(timeout=5)  # free while the redaction runs
+    assert got
+    p.lock.release()
+    release.set()
+    t.join(10)
+    assert "hunter2" not in str(p.rings["es_exec"].snapshot().cols)

@@ -25,6 +25,7 @@ import osq_esf.thrift_compat  # noqa: F401  (accelerated protocol on osquery-pyt
 from thrift.Thrift import TApplicationException, TMessageType, TType
 from thrift.transport import TSocket, TTransport
 
+from osq_esf.extension.constraints import plan_from_context
 from osq_esf.extension.encode import encode_dict_rows, reply_call
 
 log = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class _Handler:
 
 
 class ExtensionServer:
-    """Registers ``tables`` (objects with name, routes(), generate(context)) and serves them."""
+    """Registers ``tables`` (osq_esf.extension.tables.Table: name, routes(), generate(plan)) and serves them."""
 
     def __init__(self, tables, name: str = "osq_esf", version: str = "0"):
         self.tables = {t.name: t for t in tables}
@@ -209,12 +210,9 @@ class ExtensionServer:
         action = request.get("action", "")
         try:
             if action == "generate":
-                chunked = getattr(table, "generate_chunks", None)
-                if chunked is None:
-                    count, body = table.generate(request.get("context", ""))
-                    return reply_call(seqid, EXT_SUCCESS, "OK", self.uuid, count, body)
+                # The constraint context is parsed once, here; tables get the typed plan.
+                count, chunks = table.generate(plan_from_context(request.get("context", "")))
                 # Rows are encoded chunk by chunk while earlier chunks are being sent.
-                count, chunks = chunked(request.get("context", ""))
                 head, _, tail = reply_call(seqid, EXT_SUCCESS, "OK", self.uuid, count, b"")
                 return chain((head,), chunks, (tail,))
             if action == "columns":

@@ -85,8 +85,9 @@ def time_row(now: float | None = None) -> dict[str, str]:
     }
 
 
-def time_table() -> CoreTable:
-    return CoreTable("time", TIME_ROUTES, lambda: [time_row()])
+def time_table(clock: Callable[[], float] | None = None) -> CoreTable:
+    """The `time` table; `clock` (UNIX seconds) replaces the system clock, e.g. a recording's."""
+    return CoreTable("time", TIME_ROUTES, lambda: [time_row(clock() if clock else None)])
 
 
 EXTENSIONS_ROUTES = [

@@ -17,6 +17,7 @@ from typing import Callable, Iterator, Sequence
 
 import apsw
 
+from . import functions
 from .convert import cast_variant
 from .routes import TableAttributes, column_type_name
 from .vtable import Settings, TableError, TableModule, TableSource
@@ -46,6 +47,7 @@ _ALLOWED_PRAGMAS = frozenset(
      "collation_list")
 )
 _PRAGMA = apsw.mapping_authorizer_function["SQLITE_PRAGMA"]
+_READ = apsw.mapping_authorizer_function["SQLITE_READ"]
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -56,18 +58,6 @@ def _authorizer(op, arg1, arg2, dbname, trigger):
         return apsw.SQLITE_OK
     log.error("Authorizer denied action %s %s %s", op, arg1, arg2)
     return apsw.SQLITE_DENY
-
-
-def _version_key(text: str):
-    # Approximates osquery's VERSION collations (sqlite_version.cpp):
-    # numeric runs compare as numbers, everything else as text.
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part)
-            for part in re.findall(r"\d+|[^\d.:~^-]+", text)]
-
-
-def _version_collation(left: str, right: str) -> int:
-    a, b = _version_key(left), _version_key(right)
-    return (a > b) - (a < b)
 
 
 @dataclasses.dataclass
@@ -93,15 +83,33 @@ def _code_name(exc: apsw.Error) -> str:
     return apsw.mapping_result_codes.get(code, "SQLITE_ERROR")
 
 
-class _Instance:
-    """One SQLite database with its per-table modules."""
+class ClockVFS(apsw.VFS):
+    """The default VFS with SQLite's notion of "now" taken from `clock`.
 
-    def __init__(self, settings: Settings):
+    SQLite asks the connection's VFS for the time behind 'now' (strftime,
+    datetime, unixepoch, CURRENT_TIMESTAMP): with a simulated clock, queries
+    written as `time > strftime('%s','now') - 60` see the simulated time too.
+    """
+
+    _JULIAN_EPOCH_MS = 210866760000000  # 1970-01-01 as a Julian day, in ms
+
+    def __init__(self, name: str, clock: Callable[[], float]):
+        self.clock = clock
+        self.name = name
+        super().__init__(name, "")
+
+    def xCurrentTimeInt64(self) -> int:  # noqa: N802 - SQLite's name
+        return int(self.clock() * 1000) + self._JULIAN_EPOCH_MS
+
+
+class _Instance:
+    """One SQLite database with its per-table modules and osquery's functions."""
+
+    def __init__(self, settings: Settings, vfs: str | None = None):
         self.settings = settings
-        self.conn = apsw.Connection(":memory:")
+        self.conn = apsw.Connection(":memory:", vfs=vfs) if vfs else apsw.Connection(":memory:")
         self.conn.execute(_MEMORY_DB_PRAGMAS)
-        for name in ("VERSION", "VERSION_ARCH", "VERSION_DPKG", "VERSION_RHEL"):
-            self.conn.create_collation(name, _version_collation)
+        functions.register(self.conn)
         self.conn.authorizer = _authorizer
         self.modules: dict[str, TableModule] = {}
 
@@ -154,10 +162,12 @@ class _Instance:
 class Database:
     """Primary database plus on-demand transient ones."""
 
-    def __init__(self, settings: Settings, all_tables: Callable[[], Sequence[TableSource]]):
+    def __init__(self, settings: Settings, all_tables: Callable[[], Sequence[TableSource]],
+                 vfs: str | None = None):
         self.settings = settings
         self._all_tables = all_tables
-        self._primary = _Instance(settings)
+        self._vfs = vfs
+        self._primary = _Instance(settings, vfs)
         self._primary_lock = threading.RLock()
         self._closed = False
 
@@ -196,7 +206,7 @@ class Database:
 
     def _transient(self) -> _Instance:
         """attachVirtualTables on a fresh database."""
-        instance = _Instance(self.settings)
+        instance = _Instance(self.settings, self._vfs)
         for source in self._all_tables():
             try:
                 routes = source.columns()
@@ -231,25 +241,39 @@ class Database:
 
     def query_columns(self, sql: str) -> list[tuple[str, str]]:
         """getQueryColumnsInternal: (name, type) of the first statement."""
+        return self.describe(sql)[0]
+
+    def describe(self, sql: str) -> tuple[list[tuple[str, str]], set[str]]:
+        """Prepare (never run) the first statement: its (name, type) columns and the tables it reads."""
         with self.connection() as conn:
             cursor = conn.cursor()
             seen: list = []
+            tables: set[str] = set()
 
             def first_only(_cursor, statement, _bindings):
                 seen.append((statement, _cursor.description))
                 return False  # prepare, do not run
 
+            def reads(op, arg1, arg2, dbname, trigger):
+                if op == _READ and arg1:
+                    tables.add(arg1)
+                return _authorizer(op, arg1, arg2, dbname, trigger)
+
             cursor.exec_trace = first_only
-            with contextlib.suppress(apsw.ExecTraceAbort):
-                cursor.execute(sql)
+            conn.authorizer = reads
+            try:
+                with contextlib.suppress(apsw.ExecTraceAbort):
+                    cursor.execute(sql)
+            finally:
+                conn.authorizer = _authorizer
             if not seen:
-                return []
+                return [], tables
             statement, description = seen[0]
             columns = [[name, column_type_name(decl) if decl else "UNKNOWN"]
                        for name, decl, *_ in description]
             if any(decl is None for _, decl, *_ in description):
                 _apply_planner_types(conn.execute("EXPLAIN " + statement).fetchall(), columns)
-            return [(name, ctype) for name, ctype in columns]
+            return [(name, ctype) for name, ctype in columns], tables
 
 
 def _pending(route) -> bool:
@@ -259,18 +283,41 @@ def _pending(route) -> bool:
     return attributes.lstrip("-").isdigit() and int(attributes) & TableAttributes.PENDING > 0
 
 
+def split_statements(sql: str) -> list[str]:
+    """`sql` cut after each `;` that ends a complete statement (sqlite3_complete)."""
+    statements, begin = [], 0
+    position = sql.find(";")
+    while position >= 0:
+        if apsw.complete(sql[begin:position + 1]):
+            statements.append(sql[begin:position + 1])
+            begin = position + 1
+        position = sql.find(";", position + 1)
+    if sql[begin:].strip():
+        statements.append(sql[begin:])
+    return statements
+
+
 def _run(conn: apsw.Connection, sql: str) -> list[Result]:
+    """Each statement's result, statement by statement; on an error the
+    exception carries the results of the statements before it as
+    `partial_results` (osqueryi prints those before the error)."""
     results: list[Result] = []
-    cursor = conn.cursor()
+    for statement in split_statements(sql):
+        cursor = conn.cursor()
+        started: list[Result] = []
 
-    def statement_started(_cursor, _statement, _bindings):
-        names = [d[0] for d in _cursor.description]
-        results.append(Result(names, []))
-        return True
+        def statement_started(_cursor, _statement, _bindings, started=started):
+            started.append(Result([d[0] for d in _cursor.description], []))
+            return True
 
-    cursor.exec_trace = statement_started
-    for row in cursor.execute(sql):
-        results[-1].rows.append(row)
+        cursor.exec_trace = statement_started
+        try:
+            for row in cursor.execute(statement):
+                started[-1].rows.append(row)
+        except apsw.Error as exc:
+            exc.partial_results = results
+            raise
+        results.extend(started)
     return results
 
 

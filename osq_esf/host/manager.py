@@ -12,8 +12,9 @@ import glob
 import logging
 import os
 import socket
+import itertools
 import threading
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from osquery.extensions import ExtensionManager
 from osquery.extensions.ttypes import (
@@ -26,7 +27,7 @@ from thrift.transport import TSocket, TTransport
 
 from . import calls
 from .core_tables import extensions_table, time_table
-from .database import AttachError, Database, Result
+from .database import AttachError, ClockVFS, Database, Result
 from .flags import Flags, number_text
 from .osquery_names import DARWIN_PLUGINS, DARWIN_TABLES, OSQUERY_VERSION
 from .protocol import FastBinaryProtocol, is_socket
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 MIN_INTERVAL = 0.2  # ExtensionWatcher: "a minimum of 200 milliseconds"
 EXT_SUCCESS, EXT_FAILED = 0, 1
+_vfs_ids = itertools.count(1)
 
 
 class Host:
@@ -57,12 +59,15 @@ class Host:
         options: Mapping[str, str] | None = None,
         reserved_tables: Iterable[str] = DARWIN_TABLES,
         forward_limit: bool = False,
+        clock: Callable[[], float] | None = None,
     ):
         """`interval`/`timeout` are extensions_interval/extensions_timeout in
         seconds; `thrift_timeout` bounds each core->extension call and ping.
         `shutdown_timeout` bounds each shutdown() sent when the host stops
         (osquery uses thrift_timeout there; a stopped child would stall us).
-        `options` seeds flags and `custom_*` options.
+        `options` seeds flags and `custom_*` options. `clock` (UNIX
+        seconds) replaces the system clock for the `time` table and for
+        SQLite's 'now', e.g. to run queries in a recording's time.
         """
         self.socket_path = socket_path
         self.interval = max(float(interval), MIN_INTERVAL)
@@ -75,7 +80,8 @@ class Host:
         self.flags.set("thrift_timeout", number_text(thrift_timeout))
         for name, value in (options or {}).items():
             self.flags.set(name, value)
-        self._core_tables = [time_table(), extensions_table(self._extension_rows)]
+        self._core_tables = [time_table(clock), extensions_table(self._extension_rows)]
+        self._clock_vfs = ClockVFS("osq-host-clock-%d" % next(_vfs_ids), clock) if clock else None
         core_items = {reg: set(items) for reg, items in DARWIN_PLUGINS.items()}
         core_items["table"] = set(reserved_tables) | {t.name for t in self._core_tables}
         self.settings = Settings(
@@ -83,7 +89,8 @@ class Host:
             events_disabled=lambda: self.flags.get_bool("disable_events"),
             forward_limit=forward_limit,
         )
-        self.database = Database(self.settings, self._all_tables)
+        self.database = Database(self.settings, self._all_tables,
+                                 self._clock_vfs.name if self._clock_vfs else None)
         for table in self._core_tables:
             self.database.attach(table)
         self.registry = Registry(core_items, self._attach_item, self._detach_item)
@@ -117,6 +124,8 @@ class Host:
                 with contextlib.suppress(OSError):
                     os.unlink(path)
         self.database.close()
+        if self._clock_vfs is not None:
+            self._clock_vfs.unregister()
 
     def __enter__(self) -> "Host":
         return self.start()

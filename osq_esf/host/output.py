@@ -1,16 +1,30 @@
 """Result formatting the way osqueryi prints (`osquery/devtools/printer.cpp`, `shell.cpp`).
 
-- table: osqueryi's pretty mode (`prettyPrint`): +---+ borders, widths in
-  code points, nothing at all for an empty result.
-- json: `osqueryi --json` (`jsonPrint`): one compact object per line, keys
-  sorted (rows are std::map), every value a string, NULL as "".
-- csv: the shell's MODE_Csv quoting (`output_csv`) with a header line.
-  (osqueryi --csv itself ends up with "|" as separator because it copies
-  --separator over its ','; here the separator is a parameter.)
+- pretty (osqueryi's default; `table` is accepted as another name):
+  `prettyPrint`: +---+ borders, widths in code points, nothing at all for
+  an empty result, the header always.
+- line (`--line`, `.mode line`): `%*s = %s`, names right-aligned to the
+  longest name (at least 5), a blank line between rows.
+- list (`--list`, `.mode list`): values joined by the separator ("|"),
+  a header line unless `--header=false` / `.headers off`.
+- csv (`--csv`, `.mode csv`): the shell's MODE_Csv quoting (`output_csv`),
+  separator ",", a header line unless turned off. (osqueryi --csv itself
+  ends up with "|" because it copies --separator over its ','; here the
+  separator is "," unless one is given.)
+- json (`--json`): `jsonPrint`: one compact object per line, keys sorted
+  (rows are std::map), every value a string, NULL as "". osqueryi gathers
+  the rows of every statement of a query into one array; so does
+  `render`.
+
+Every other mode prints each statement's result in turn, as osqueryi does
+for line, list and csv. (osqueryi's pretty mode gathers the rows of all
+statements into one table under the first statement's columns; here each
+statement gets its own table, so no column is lost.)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Callable, Sequence
 
 from .context import json_string
@@ -27,7 +41,7 @@ def _text_rows(result) -> list[list[str]]:
     return [[cell_text(v) for v in row] for row in result.rows]
 
 
-def format_table(result) -> str:
+def format_table(result, separator: str | None = None, header: bool = True) -> str:
     columns: Sequence[str] = result.columns
     rows = _text_rows(result)
     if not rows:
@@ -45,13 +59,39 @@ def format_table(result) -> str:
     return "".join(lines)
 
 
-def format_json(result) -> str:
+def format_json(result, separator: str | None = None, header: bool = True) -> str:
+    return _json_array([result])
+
+
+def _json_array(results) -> str:
     objects = []
-    for row in _text_rows(result):
-        mapping = dict(zip(result.columns, row))  # duplicate names: last wins
-        objects.append("{" + ",".join("%s:%s" % (json_string(k), json_string(mapping[k]))
-                                      for k in sorted(mapping)) + "}")
+    for result in results:
+        for row in _text_rows(result):
+            mapping = dict(zip(result.columns, row))  # duplicate names: last wins
+            objects.append("{" + ",".join("%s:%s" % (json_string(k), json_string(mapping[k]))
+                                          for k in sorted(mapping)) + "}")
     return "[\n" + ",\n".join("  " + o for o in objects) + "\n]\n"
+
+
+def format_line(result, separator: str | None = None, header: bool = True) -> str:
+    """MODE_Line: `%*s = %s` with names right-aligned, a blank line between rows."""
+    width = max([5] + [len(name.encode()) for name in result.columns])
+    records = []
+    for row in _text_rows(result):
+        # printf pads by bytes, not characters.
+        records.append("".join("%s%s = %s\n" % (" " * (width - len(name.encode())), name, text)
+                               for name, text in zip(result.columns, row)))
+    return "\n".join(records)
+
+
+def format_list(result, separator: str | None = "|", header: bool = True) -> str:
+    """MODE_List: values joined by the separator; the header line with the first row."""
+    separator = "|" if separator is None else separator
+    if not result.rows:
+        return ""
+    lines = [separator.join(result.columns)] if header else []
+    lines += [separator.join(row) for row in _text_rows(result)]
+    return "".join(line + "\n" for line in lines)
 
 
 def _csv_needs_quote(text: str, separator: str) -> bool:
@@ -72,7 +112,8 @@ def _csv_field(value, separator: str) -> str:
     return text
 
 
-def format_csv(result, separator: str = ",", header: bool = True) -> str:
+def format_csv(result, separator: str | None = ",", header: bool = True) -> str:
+    separator = "," if separator is None else separator
     if not result.rows:
         return ""  # the shell prints the header with the first row
     lines = []
@@ -83,12 +124,40 @@ def format_csv(result, separator: str = ",", header: bool = True) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-FORMATS: dict[str, Callable] = {"table": format_table, "json": format_json, "csv": format_csv}
+FORMATS: dict[str, Callable] = {"pretty": format_table, "line": format_line, "list": format_list,
+                                 "csv": format_csv, "json": format_json}
+ALIASES = {"table": "pretty", "lines": "line"}
+MODES = tuple(FORMATS) + tuple(ALIASES)
 
 
-def format_result(result, mode: str = "table") -> str:
-    """Render `result` (has .columns and .rows) in `mode`: table, json or csv."""
-    try:
-        return FORMATS[mode](result)
-    except KeyError:
-        raise ValueError("unknown output mode %r (use %s)" % (mode, ", ".join(FORMATS))) from None
+def mode_name(mode: str) -> str:
+    """The canonical name of an output mode; ValueError when there is none."""
+    mode = ALIASES.get(mode, mode)
+    if mode not in FORMATS:
+        raise ValueError("unknown output mode %r (use %s)" % (mode, ", ".join(FORMATS)))
+    return mode
+
+
+@dataclasses.dataclass
+class OutputOptions:
+    """osqueryi's output settings: mode, separator (None: the mode's own), header."""
+
+    mode: str = "pretty"
+    separator: str | None = None
+    header: bool = True
+
+    def __post_init__(self):
+        self.mode = mode_name(self.mode)
+
+
+def format_result(result, mode: str = "pretty", separator: str | None = None, header: bool = True) -> str:
+    """Render one result (has .columns and .rows) in `mode`."""
+    return FORMATS[mode_name(mode)](result, separator=separator, header=header)
+
+
+def render(results, options: OutputOptions) -> str:
+    """Every statement's result of one query, as osqueryi prints them."""
+    results = [r for r in results if r.columns]
+    if options.mode == "json":
+        return _json_array(results)
+    return "".join(format_result(r, options.mode, options.separator, options.header) for r in results)

@@ -25,11 +25,12 @@ from . import calls, osqueryi
 from .database import Result
 from .errors import ExtensionStartError, QueryError
 from .manager import Host
+from .output import OutputOptions
 from .shell import Shell
 
 MAX_SOCKET_PATH = 97  # osquery-go's MaxSocketPathCharacters (macOS sun_path is 104)
 STDERR_TAIL_LINES = 20
-ENGINES = ("auto", "embedded", "osqueryi")
+ENGINES = ("embedded", "osqueryi")
 
 QueryResult = Result  # .columns: list[str], .rows: list[tuple]
 
@@ -51,7 +52,8 @@ class EmbeddedSession:
     "osq_esf", "run", "--source", "replay:x.jsonl"]`); the osqueryd flags are
     appended. `timeout`/`interval` are whole seconds, as osqueryd passes them
     (osquery-python parses both with int()). `extension_name`, if given, is
-    the name the child must register under.
+    the name the child must register under. `clock` replaces the system
+    clock of the host's `time` table and SQLite's 'now'.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class EmbeddedSession:
         options: Mapping[str, str] | None = None,
         env: Mapping[str, str] | None = None,
         cwd: str | None = None,
+        clock: Callable[[], float] | None = None,
     ):
         self.argv_prefix = list(argv_prefix)
         self.extension_name = extension_name
@@ -80,6 +83,7 @@ class EmbeddedSession:
         self.options = dict(options or {})
         self.env = env
         self.cwd = cwd
+        self.clock = clock
         self.host: Host | None = None
         self.process: subprocess.Popen | None = None
         self.uuid: int | None = None
@@ -101,7 +105,7 @@ class EmbeddedSession:
         self._dir = _socket_dir()
         socket_path = os.path.join(self._dir, "osquery.em")
         self.host = Host(socket_path, interval=self.interval, timeout=self.timeout,
-                         thrift_timeout=self.thrift_timeout, options=self.options).start()
+                         thrift_timeout=self.thrift_timeout, options=self.options, clock=self.clock).start()
         self.argv = [*self.argv_prefix, *(["--verbose"] if self.verbose else []),
                      "--socket", socket_path, "--timeout", str(self.timeout),
                      "--interval", str(self.interval)]
@@ -197,10 +201,13 @@ class EmbeddedSession:
         return results[-1] if results else Result([], [])
 
     def query_all(self, sql: str) -> list[Result]:
+        """Every statement's result; a QueryError carries the earlier ones as `partial_results`."""
         try:
             return self.host.query_all(sql)
         except apsw.Error as exc:
-            raise QueryError(str(exc)) from None
+            error = QueryError(str(exc))
+            error.partial_results = getattr(exc, "partial_results", [])
+            raise error from None
 
     def wait_ready(self, predicate: Callable[["EmbeddedSession"], bool], timeout: float = 30.0,
                    poll: float = 0.1) -> None:
@@ -229,28 +236,27 @@ class EmbeddedSession:
         return self.host.table_schema(name)
 
 
-def resolve_engine(engine: str = "auto") -> str:
-    """"auto" -> "osqueryi" when it is on PATH, else "embedded"."""
+def resolve_engine(engine: str = "embedded") -> str:
+    """Check the engine choice: the embedded host (the default) or an osqueryi on PATH."""
     if engine not in ENGINES:
         raise ValueError("engine must be one of %s" % ", ".join(ENGINES))
-    if engine == "auto":
-        return "osqueryi" if osqueryi.find_osqueryi() else "embedded"
     if engine == "osqueryi" and not osqueryi.find_osqueryi():
-        raise QueryError("osqueryi is not on PATH")
+        raise QueryError("osqueryi is not on PATH (install osquery, or use --engine embedded)")
     return engine
 
 
-def run_query(
+def run_query_all(
     argv_prefix: Sequence[str],
     sql: str,
     *,
-    engine: str = "auto",
+    engine: str = "embedded",
     extension_name: str | None = None,
     ready: Callable[[EmbeddedSession], bool] | None = None,
     ready_timeout: float = 30.0,
     **session_options,
-) -> Result:
-    """Start the extension, optionally wait for `ready`, run `sql`, tear down.
+) -> list[Result]:
+    """Start the extension, optionally wait for `ready`, run `sql`, tear down;
+    every statement's result (osqueryi --json gathers them into one).
 
     The osqueryi engine needs `extension_name` (for --extensions_require) and
     cannot evaluate `ready` (each osqueryi run is one process): the
@@ -259,21 +265,29 @@ def run_query(
     if resolve_engine(engine) == "osqueryi":
         if extension_name is None:
             raise ValueError("the osqueryi engine needs extension_name")
+        if session_options.get("clock") is not None:
+            raise QueryError("osqueryi keeps its own clock: a pinned or rebased 'now' needs --engine embedded")
         return osqueryi.run_query(argv_prefix, sql, extension_name=extension_name,
                                   timeout=session_options.get("timeout", 3),
                                   interval=session_options.get("interval", 3))
     with EmbeddedSession(argv_prefix, extension_name=extension_name, **session_options) as session:
         if ready is not None:
             session.wait_ready(ready, ready_timeout)
-        return session.query(sql)
+        return session.query_all(sql)
+
+
+def run_query(argv_prefix: Sequence[str], sql: str, **options) -> Result:
+    """`run_query_all`, the last statement's result."""
+    results = run_query_all(argv_prefix, sql, **options)
+    return results[-1] if results else Result([], [])
 
 
 def run_shell(
     argv_prefix: Sequence[str],
     *,
-    engine: str = "auto",
+    engine: str = "embedded",
     extension_name: str | None = None,
-    mode: str = "table",
+    mode="pretty",
     stdin: TextIO | None = None,
     stdout: TextIO | None = None,
     stderr: TextIO | None = None,
@@ -285,9 +299,12 @@ def run_shell(
     if resolve_engine(engine) == "osqueryi":
         if extension_name is None:
             raise ValueError("the osqueryi engine needs extension_name")
+        if session_options.get("clock") is not None:
+            raise QueryError("osqueryi keeps its own clock: a pinned or rebased 'now' needs --engine embedded")
         return osqueryi.shell(argv_prefix, extension_name=extension_name,
                               timeout=session_options.get("timeout", 3),
-                              interval=session_options.get("interval", 3))
+                              interval=session_options.get("interval", 3),
+                              output=mode if isinstance(mode, OutputOptions) else OutputOptions(mode))
     with EmbeddedSession(argv_prefix, extension_name=extension_name, **session_options) as session:
         if ready is not None:
             session.wait_ready(ready, ready_timeout)

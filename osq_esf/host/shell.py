@@ -2,7 +2,9 @@
 
 Reads lines from `stdin`, runs a statement once it ends with ';' (statements
 may span lines) and understands `.tables`, `.schema [table]`,
-`.mode table|json|csv`, `.help` and `.quit`/`.exit`.
+`.mode pretty|line|list|csv|json`, `.headers on|off`, `.separator STR`,
+`.help` and `.quit`/`.exit`. As osqueryi's `process_input`, it goes on
+after an error and returns 1 if any statement or command failed.
 """
 
 from __future__ import annotations
@@ -12,15 +14,17 @@ from typing import Protocol, TextIO
 
 import apsw
 
-from .output import FORMATS, format_result
+from .output import FORMATS, OutputOptions, mode_name, render
 
 PROMPT = "osquery> "
 CONTINUATION = "    ...> "
 HELP = """\
+.headers ON|OFF  turn display of headers on or off
 .help            show this message
-.mode MODE       output mode: table, json or csv
+.mode MODE       output mode: pretty, line, list, csv or json
 .quit / .exit    leave the shell
 .schema [TABLE]  show the CREATE statement of one or all tables
+.separator STR   change the separator of list and csv output
 .tables          list the tables
 """
 
@@ -35,13 +39,16 @@ class ShellBackend(Protocol):
 
 class Shell:
     def __init__(self, backend: ShellBackend, stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout,
-                 stderr: TextIO = sys.stderr, mode: str = "table", prompt: bool | None = None):
-        if mode not in FORMATS:
-            raise ValueError("unknown output mode %r" % mode)
+                 stderr: TextIO = sys.stderr, mode: str | OutputOptions = "pretty", prompt: bool | None = None):
+        self.output = mode if isinstance(mode, OutputOptions) else OutputOptions(mode)
         self.backend = backend
         self.stdin, self.stdout, self.stderr = stdin, stdout, stderr
-        self.mode = mode
         self.prompt = stdin.isatty() if prompt is None else prompt
+        self.errors = 0
+
+    @property
+    def mode(self) -> str:
+        return self.output.mode
 
     def _readline(self, prompt: str) -> str:
         """One input line with its newline; "" at end of input."""
@@ -61,9 +68,8 @@ class Shell:
         return self.stdin.readline()
 
     def run(self) -> int:
-        """Loop until `.quit` or end of input; 0, or 1 if the last statement failed."""
+        """Loop until `.quit` or end of input; 0, or 1 if any statement or command failed."""
         pending: list[str] = []
-        status = 0
         while True:
             try:
                 line = self._readline(CONTINUATION if pending else PROMPT)
@@ -83,22 +89,25 @@ class Shell:
                 pending.clear()
             elif apsw.complete(sql):
                 pending.clear()
-                status = self._execute(sql)
+                self._execute(sql)
         if pending and "".join(pending).strip():
-            status = self._execute("".join(pending))
-        return status
+            self._execute("".join(pending))
+        return 1 if self.errors else 0
 
-    def _execute(self, sql: str) -> int:
+    def _execute(self, sql: str) -> None:
         try:
             results = self.backend.query_all(sql)
         except Exception as exc:  # SQL errors, extension failures
+            # What ran before the failing statement is printed, as osqueryi does.
+            partial = getattr(exc, "partial_results", [])
+            if partial:
+                self.stdout.write(render(partial, self.output))
+                self.stdout.flush()
             self.stderr.write("Error: %s\n" % exc)
-            return 1
-        for result in results:
-            if result.columns:
-                self.stdout.write(format_result(result, self.mode))
+            self.errors += 1
+            return
+        self.stdout.write(render(results, self.output))
         self.stdout.flush()
-        return 0
 
     def _command(self, line: str) -> bool:
         """Run a dot command; False means leave the shell."""
@@ -117,13 +126,25 @@ class Shell:
                 if schema is not None:
                     self.stdout.write(schema + ";\n")
         elif name == ".mode":
-            if arg in FORMATS:
-                self.mode = arg
+            try:
+                self.output.mode = mode_name(arg)
+            except ValueError:
+                self._fail("Error: mode should be one of: %s\n" % " ".join(FORMATS))
+        elif name in (".header", ".headers"):
+            if arg.lower() in ("on", "1", "yes", "true", "off", "0", "no", "false"):
+                self.output.header = arg.lower() in ("on", "1", "yes", "true")
             else:
-                self.stderr.write("Error: mode should be one of: %s\n" % " ".join(FORMATS))
+                self._fail("Error: usage: .headers ON|OFF\n")
+        elif name == ".separator" and arg:
+            self.output.separator = arg
         elif name == ".help":
             self.stdout.write(HELP)
         else:
-            self.stderr.write('Error: unknown command: "%s". Enter ".help" for help\n' % name)
+            self._fail('Error: unknown command or invalid arguments: "%s". Enter ".help" for help\n'
+                       % name.lstrip("."))
         self.stdout.flush()
         return True
+
+    def _fail(self, message: str) -> None:
+        self.stderr.write(message)
+        self.errors += 1

@@ -1,8 +1,9 @@
 """Mutes, filters and redaction: what the configuration says to drop or mask.
 
 ``parse_rules`` validates the ``[mutes]``, ``[filters]`` and ``[redaction]``
-sections (docs/configuration.md); :class:`Rules` is their compiled form that the
-pipeline calls per event; :func:`install` swaps it in atomically.
+sections (docs/configuration.md); :class:`Rules` is their compiled form, the pipeline's
+rules stage (``Pipeline.install_rules`` swaps it in atomically; osq_esf.reload decides
+when).  Nothing here imports the configuration module: config -> rules, never back.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from osq_esf.rules.redact import RedactionConfig, parse_redaction
 
 SECTIONS = ("mutes", "filters", "redaction")
 
-__all__ = ["RuleError", "Rules", "RulesConfig", "parse_rules", "install", "SECTIONS"]
+__all__ = ["RuleError", "Rules", "RulesConfig", "parse_rules", "SECTIONS"]
 
 
 @dataclass
@@ -42,11 +43,3 @@ def parse_rules(sections: dict, specs=None) -> RulesConfig:
     if "redaction" in sections:
         cfg.redaction = parse_redaction(sections["redaction"], taken)
     return cfg
-
-
-def install(pipeline, rules: Rules) -> None:
-    """Make ``rules`` the pipeline's, between two batches; unchanged rules keep their hits."""
-    with pipeline.lock:
-        if pipeline.rules is not None:
-            rules.adopt_counts(pipeline.rules)
-        pipeline.rules = rules

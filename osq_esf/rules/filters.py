@@ -20,6 +20,7 @@ from __future__ import annotations
 import operator
 from dataclasses import dataclass
 
+from osq_esf.layout import ACTOR_COLUMNS
 from osq_esf.process import PROCESS_COLUMNS
 from osq_esf.rules import base
 from osq_esf.rules.base import RuleError
@@ -167,20 +168,23 @@ def column_types(specs) -> dict[str, dict[str, str]]:
 
 # -- compiled form --------------------------------------------------------------------
 
-def _leaf(table, column: str, test):
-    """(ctx, time, ints, objs) -> test(the column's value), reading it where the pipeline holds it."""
-    if column == "time":
+def _leaf(layout, column: str, test):
+    """(actor, time, ints, objs) -> test(the column's value), reading it where the row holds it
+    (osq_esf.layout.RowLayout)."""
+    try:
+        kind, k = layout.where(column)
+    except KeyError:
+        raise RuleError("filters", f"column {column} is not available in {layout.name}") from None
+    if kind == "time":
         return lambda c, s, i, o: test(s)
-    if column in table.obj_names:
-        k = table.obj_names.index(column)
+    if kind == "obj":
         return lambda c, s, i, o: test(o[k])
-    if column in table.int_names:
-        k = table.int_names.index(column)
+    if kind == "int":
         return lambda c, s, i, o: test(i[k])
-    if column in PROCESS_COLUMNS:
-        k = PROCESS_COLUMNS.index(column)
-        return lambda c, s, i, o: test(c.values[k])
-    raise RuleError("filters", f"column {column} is not available in {table.name}")
+    if k < len(PROCESS_COLUMNS):
+        return lambda c, s, i, o: test(c.ctx.values[k])
+    k -= len(PROCESS_COLUMNS)
+    return lambda c, s, i, o: test(c.lineage[k])
 
 
 def _leaf_test(op: str, value):
@@ -206,7 +210,7 @@ def _leaf_test(op: str, value):
 
 
 def compile_node(node, table):
-    """A predicate (ctx, time, ints, objs) -> bool for one table (no generators: this runs per event)."""
+    """A predicate (actor, time, ints, objs) -> bool for one table (no generators: this runs per event)."""
     kind = node[0]
     if kind == "leaf":
         _, column, op, value = node
@@ -243,7 +247,7 @@ def compile_node(node, table):
 
 
 def compile_rule(rule: FilterRule, table):
-    """A predicate (ctx, time, ints, objs) that is True when ``rule`` removes the event."""
+    """A predicate (actor, time, ints, objs) that is True when ``rule`` removes the event."""
     pred = compile_node(rule.node, table)
     if rule.action == "drop":
         return pred
@@ -251,5 +255,5 @@ def compile_rule(rule: FilterRule, table):
 
 
 def process_only(rule: FilterRule) -> bool:
-    """True when the rule reads only process columns: decided once per process context."""
-    return columns_of(rule.node) <= set(PROCESS_COLUMNS)
+    """True when the rule reads only process and lineage columns: decided once per row actor."""
+    return columns_of(rule.node) <= set(ACTOR_COLUMNS)

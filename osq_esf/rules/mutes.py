@@ -6,10 +6,11 @@ A mute rule names one *dimension* and the values that match it:
 dimension          value tested                                 config keys
 =================  ==========================================  =======================
 process_path       executable of the process that acted         process_path (literal),
-                   (for exec: the caller, as ES mutes it)       process_path_prefix,
-                                                                process_path_glob
-target_path        the file acted on: ``filename`` of open and  target_path (literal),
-                   write, the new image of exec                 target_path_prefix
+                   (a table's ``process_path`` column where     process_path_prefix,
+                   declared: exec's caller, as ES mutes it)     process_path_glob
+target_path        the table's declared ``target`` column: the  target_path (literal),
+                   file acted on (open, write, create, ...),    target_path_prefix
+                   the new image of exec
 signing_id         code-signing id of the row's process         signing_id
 team_id            team id of the row's process                 team_id
 platform_binary    1 for Apple platform binaries                platform_binary
@@ -208,7 +209,7 @@ def value_test(rule: MuteRule):
 class DimensionCheck:
     """The rules of one dimension that apply to one event type, and how to get its value."""
 
-    get: object  # (ctx, objs) -> value
+    get: object  # (actor, objs) -> value
     rules: list = field(default_factory=list)  # [(rule, test)]
     inverted: bool = False
     unselected: MuteRule | None = None
@@ -243,42 +244,55 @@ class DimensionCheck:
         return None
 
 
-def getter(dimension: str, table, short: str):
-    """How to read a dimension's value for this table and event type; None if it has none."""
-    if dimension == "process_path":
-        if short == "exec":  # ES mutes exec by the caller's path; the row's process is the new image
-            i = table.obj_names.index("caller_path")
-            return lambda ctx, objs: objs[i]
-        return lambda ctx, objs: ctx.path
-    if dimension == "target_path":
-        if short == "exec":
-            return lambda ctx, objs: ctx.path
-        if "filename" in table.obj_names:
-            i = table.obj_names.index("filename")
-            return lambda ctx, objs: objs[i]
-        return None  # no target path here (fork, exit, iokit_open, es_other_events)
+def getter(dimension: str, layout):
+    """``get(actor, objs)`` reading a dimension's value in this table's rows; None if it has none.
+
+    The table's declaration says where: ``process_path`` names the column ES mutes a
+    process by when it is not the row's process (exec: the caller, ``caller_path``), and
+    ``target`` the column holding the path a target-path rule tests.
+    """
+    spec = layout.spec
+    if dimension in ("process_path", "target_path"):
+        column = spec.process_path if dimension == "process_path" else spec.target
+        if not column:
+            return (lambda actor, objs: actor.ctx.path) if dimension == "process_path" else None
+        kind, i = layout.where(column)
+        if kind == "actor":
+            return lambda actor, objs: actor.ctx.values[i]
+        if kind != "obj":
+            raise RuleError(f"{spec.name}.{dimension}", f"{column} is not a path column")
+        return lambda actor, objs: objs[i]
     attr = _CTX_ATTR[dimension]
-    return lambda ctx, objs: getattr(ctx, attr)
+    return lambda actor, objs: getattr(actor.ctx, attr)
 
 
-def dimension_checks(rules: list[MuteRule], table, short: str) -> tuple[list, list]:
-    """(checks that depend only on the process, checks on the target), normal before inverted.
+def reads_row(dimension: str, layout) -> bool:
+    """Whether the dimension's value comes from the event (objs) rather than the row's process."""
+    column = {"process_path": layout.spec.process_path, "target_path": layout.spec.target}.get(dimension)
+    return bool(column) and layout.where(column)[0] != "actor"
 
-    For exec the target is the row's own process, so both kinds go in the first list
-    while the caller's path comes from the row: a cache of exec results must key on it too.
+
+def dimension_checks(rules: list[MuteRule], layout, short: str) -> tuple[list, list, bool]:
+    """(checks decided once per actor, checks per event, whether the per-actor checks also read
+    the row), normal dimensions before inverted ones.
+
+    A check whose value is the row's own process (signing id, a process path, exec's target,
+    the new image) is cached per actor; a target path read from the event is checked per
+    event.  A process path read from the event (exec's caller) stays in the cached list but
+    the cache must key on it too (third value).
     """
     by_dim: dict[str, DimensionCheck] = {}
     for r in rules:
         if r.action == "mute-unselected" or not r.applies_to(short):
             continue
-        get = getter(r.dimension, table, short)
+        get = getter(r.dimension, layout)
         if get is None:
             continue
         chk = by_dim.setdefault(r.dimension, DimensionCheck(get))
         chk.rules.append((r, value_test(r)))
     for r in rules:  # an inverted dimension applies even when none of its rules covers this type
         if r.action == "mute-unselected":
-            get = getter(r.dimension, table, short)
+            get = getter(r.dimension, layout)
             if get is None:
                 continue
             chk = by_dim.setdefault(r.dimension, DimensionCheck(get))
@@ -286,16 +300,17 @@ def dimension_checks(rules: list[MuteRule], table, short: str) -> tuple[list, li
     for chk in by_dim.values():
         chk.seal()
     ordered = sorted(by_dim.items(), key=lambda kv: kv[1].inverted)
-    proc = [c for d, c in ordered if d != "target_path" or short == "exec"]
-    target = [c for d, c in ordered if d == "target_path" and short != "exec"]
-    return proc, target
+    per_event = [c for d, c in ordered if d == "target_path" and reads_row(d, layout)]
+    cached = [c for d, c in ordered if not (d == "target_path" and reads_row(d, layout))]
+    keyed_by_row = any(reads_row(d, layout) for d, c in ordered if c in cached)
+    return cached, per_event, keyed_by_row
 
 
-def run_checks(checks: list[DimensionCheck], ctx, objs):
+def run_checks(checks: list[DimensionCheck], actor, objs):
     """(muting rule or None, rules that selected the event)."""
     selected = ()
     for chk in checks:
-        hit = chk.run(chk.get(ctx, objs))
+        hit = chk.run(chk.get(actor, objs))
         if chk.inverted:
             if hit is None:
                 return chk.unselected, ()

@@ -37,7 +37,7 @@ def default_source_spec() -> str | None:
     return None
 
 
-def make_sources(specs: list[str], pipeline, speed: float = 0.0, config=None) -> list[Source]:
+def make_sources(specs: list[str], sink, speed: float = 0.0, config=None) -> list[Source]:
     """Build sources from --source specs (``replay:PATH``, ``eslogger``, ``native``)."""
     out: list[Source] = []
     replay_paths: list[tuple[str, str]] = []
@@ -53,14 +53,14 @@ def make_sources(specs: list[str], pipeline, speed: float = 0.0, config=None) ->
                 # test double) and says so when there is none.
                 from osq_esf.sources.eslogger import eslogger_sources
 
-                out.extend(eslogger_sources(pipeline, arg, spec, config))
+                out.extend(eslogger_sources(sink, arg, spec, config))
             elif sys.platform != "darwin" and not os.environ.get("OSQ_ESF_NATIVE_SIM"):
                 # $OSQ_ESF_NATIVE_SIM names a simulator build of the shim: tests only (native/README.md).
                 raise SourceError(f"the {kind} source needs macOS; on {sys.platform} use --source replay:PATH")
             else:
                 from osq_esf.sources.native import native_sources
 
-                out.extend(native_sources(pipeline, arg, spec, config))
+                out.extend(native_sources(sink, arg, spec, config))
         else:
             raise SourceError(f"unknown source {spec!r}: use one of {', '.join(k + ':…' if k == 'replay' else k for k in KINDS)}")
     if replay_paths:
@@ -69,5 +69,5 @@ def make_sources(specs: list[str], pipeline, speed: float = 0.0, config=None) ->
         # One replay source per file keeps each file's own sequence numbers apart.
         for i, (path, spec) in enumerate(replay_paths):
             name = "replay" if len(replay_paths) == 1 else f"replay{i + 1}"
-            out.append(ReplaySource(pipeline, [path], spec, speed, name=name))
+            out.append(ReplaySource(sink, [path], spec, speed, name=name))
     return out

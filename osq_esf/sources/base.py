@@ -1,10 +1,10 @@
-"""What every event source is: a thread that feeds lines to the pipeline."""
+"""What every event source is: a thread that feeds lines to the pipeline's sink."""
 
 from __future__ import annotations
 
 import threading
 
-from osq_esf.pipeline import Pipeline, SourceState
+from osq_esf.stages import Sink
 
 BATCH = 512  # lines per pipeline call: amortises the lock, bounds a generate's wait
 
@@ -17,10 +17,11 @@ class Source:
     """Base class: subclasses implement :meth:`run` and may override :meth:`stop`."""
 
     kind = "?"
+    live = False  # events happen now, on this machine (eslogger, native) rather than replayed
 
-    def __init__(self, pipeline: Pipeline, name: str, spec: str):
-        self.pipeline = pipeline
-        self.state: SourceState = pipeline.add_source(name, self.kind, spec)
+    def __init__(self, sink: Sink, name: str, spec: str):
+        self.sink = sink
+        self.state = sink.add_source(name, self.kind, spec, self.live)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

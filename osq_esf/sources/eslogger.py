@@ -40,22 +40,13 @@ import sys
 import threading
 import time
 
-from osq_esf import events
 from osq_esf.sources.base import Source, SourceError
+from osq_esf.sources.common import configured_clients, listed_in, split_supported
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BINARY = "/usr/bin/eslogger"
 ENV_BINARY = "OSQ_ESF_ESLOGGER"
-# One child per client, so a noisy group (file) cannot starve the others (process):
-# together they feed every table (es_exec, es_fork, es_exit, es_open, es_write,
-# es_iokit_open; the rest go to es_other_events).
-DEFAULT_CLIENTS: dict[str, list[str]] = {
-    "process": ["exec", "fork", "exit"],
-    "file": ["open", "write", "close", "create", "rename", "unlink"],
-    "device": ["iokit_open", "mount", "unmount"],
-}
-LINEAGE_EVENTS = ("exec", "fork", "exit")
 READ_SIZE = 1 << 18
 STDERR_LINES = 50  # per child: a crash loop must not flood our log
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of a child
@@ -171,25 +162,6 @@ def resolve_binary(config=None) -> str:
     return path
 
 
-def configured_clients(config=None, wanted: list[str] | None = None, spec: str = "eslogger") -> dict[str, list[str]]:
-    """[clients] or the defaults (only the ``wanted`` ones if given); with lineage on,
-    exec/fork/exit are always subscribed, even when only file clients were chosen."""
-    clients = {n: list(v) for n, v in (getattr(config, "clients", None) or DEFAULT_CLIENTS).items()}
-    if wanted:
-        unknown = [w for w in wanted if w not in clients]
-        if unknown:
-            raise SourceError(f"{spec}: no client named {unknown[0]!r}; configured: {', '.join(clients)}")
-        clients = {w: clients[w] for w in wanted}
-    lineage = getattr(config, "lineage", None)
-    if lineage is None or (lineage.enabled and lineage.process_events):
-        have = {e for evs in clients.values() for e in evs}
-        missing = [e for e in LINEAGE_EVENTS if e not in have]
-        if missing:
-            name = "process" if "process" not in clients else "lineage"
-            clients[name] = missing
-    return clients
-
-
 def list_events(binary: str, timeout: float = 15.0) -> set[str]:
     """``eslogger --list-events``; a SourceError says why it could not be asked."""
     try:
@@ -214,27 +186,31 @@ def os_description() -> str:
     return f"{sys.platform} (a test double)"
 
 
-def check_events(clients: dict[str, list[str]], known: set[str]) -> None:
-    """Refuse unknown event names before starting: eslogger would refuse the whole list."""
-    for client, evs in clients.items():
-        for e in evs:
-            if e not in known:
-                since = events.macos_version_of(e)
-                why = (f"it came with macOS {since}" if since
-                       else "it is not an ES NOTIFY event name (see `eslogger --list-events`)")
-                raise SourceError(f"client {client}: eslogger on {os_description()} does not know event "
-                                  f"{e!r} ({why}); remove it from [clients] {client}")
-
-
-def eslogger_sources(pipeline, arg: str, spec: str, config=None) -> list["EsloggerSource"]:
-    """One source per client; ``eslogger:process,file`` runs only those clients."""
+def eslogger_sources(sink, arg: str, spec: str, config=None) -> list["EsloggerSource"]:
+    """One source per client (one child each, so a noisy group cannot starve the others);
+    ``eslogger:process,file`` runs only those clients.  Types this eslogger does not list
+    (``--list-events``: an older macOS) are left out and named in es_sources."""
     binary = resolve_binary(config)
     clients = configured_clients(config, [a for a in arg.split(",") if a], spec)
-    check_events(clients, list_events(binary))
+    known = list_events(binary)
     esl = getattr(config, "eslogger", None)
     initial = getattr(esl, "backoff_initial", 0.5)
     cap = getattr(esl, "backoff_max", 30.0)
-    return [EsloggerSource(pipeline, name, evs, binary, spec, initial, cap) for name, evs in clients.items()]
+    supported = listed_in(known, os_description())
+    out = []
+    for name, evs in clients.items():
+        keep, skipped = split_supported(evs, supported)
+        if not keep:
+            log.warning("client %s: eslogger here knows none of its event types; not started", name)
+            continue
+        src = EsloggerSource(sink, name, keep, binary, spec, initial, cap)
+        if skipped:
+            src.state.skipped = "; ".join(skipped)
+            log.info("client %s: left out %s", name, src.state.skipped)
+        out.append(src)
+    if not out:
+        raise SourceError(f"{spec}: eslogger on {os_description()} knows none of the configured event types")
+    return out
 
 
 # -- the source -------------------------------------------------------------------------
@@ -243,10 +219,11 @@ class EsloggerSource(Source):
     """One client: an eslogger child for ``event_names``, restarted when it exits."""
 
     kind = "eslogger"
+    live = True
 
-    def __init__(self, pipeline, name: str, event_names: list[str], binary: str, spec: str = "eslogger",
+    def __init__(self, sink, name: str, event_names: list[str], binary: str, spec: str = "eslogger",
                  backoff_initial: float = 0.5, backoff_max: float = 30.0):
-        super().__init__(pipeline, name, spec)
+        super().__init__(sink, name, spec)
         self.event_names = list(event_names)
         self.binary = binary
         self.backoff_initial = backoff_initial
@@ -254,10 +231,8 @@ class EsloggerSource(Source):
         self.proc: subprocess.Popen | None = None
         self._proc_lock = threading.Lock()  # reaping and stop()'s kill never race on a pid
         self.starts = 0
-        health = getattr(pipeline, "health", None)
-        if health is not None:
-            with pipeline.lock:
-                health.declare(name, self.event_names)
+        self.state.subscribed = tuple(self.event_names)
+        sink.declare(name, self.event_names)
 
     @property
     def argv(self) -> list[str]:
@@ -294,8 +269,7 @@ class EsloggerSource(Source):
             _LIVE.add(proc)
         if self.starts:
             # New child, new ES client: its sequence numbers start again at 0.
-            with self.pipeline.lock:
-                self.pipeline.health.restarted(self.state.name)
+            self.sink.restarted(self.state.name)
         self.starts += 1
         return proc
 
@@ -304,7 +278,7 @@ class EsloggerSource(Source):
         if proc is None:
             return
         self.state.set_state("running")
-        ingest, st, name = self.pipeline.ingest, self.state, self.state.name
+        ingest, st, name = self.sink.ingest, self.state, self.state.name
         out, err = proc.stdout.fileno(), proc.stderr.fileno()
         sel = selectors.DefaultSelector()
         sel.register(out, selectors.EVENT_READ)

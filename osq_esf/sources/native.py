@@ -3,7 +3,7 @@
 One ES client per ``[clients]`` group, as with eslogger: each client has its own
 kernel queue and its own sequence numbers.  The C handler serialises every message to
 an eslogger-shaped JSON line in a bounded ring (native/esf_shim.c); this source's
-thread drains the ring in batches into :meth:`Pipeline.ingest`, so decoding, rules,
+thread drains the ring in batches into the pipeline's sink, so decoding, rules,
 lineage and seq-gap accounting are the same code as for eslogger and replay.  Python
 is never called from ES's thread.
 
@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from osq_esf import events
 from osq_esf.sources.base import BATCH, Source, SourceError
-from osq_esf.sources.eslogger import LINEAGE_EVENTS, configured_clients
+from osq_esf.sources.common import LINEAGE_EVENTS, configured_clients, newer_than, split_supported
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +69,15 @@ PATH_TYPE = {("process_path", "prefix"): 0, ("process_path", "literal"): 1,
              ("target_path", "prefix"): 2, ("target_path", "literal"): 3}
 PREFIX = PATH_TYPE[("process_path", "prefix")]
 INVERT_PATH, INVERT_TARGET_PATH = 1, 2
-# Where the pipeline has a target path (osq_esf.rules.mutes.getter); ES is told no more.
-TARGET_EVENTS = frozenset(("exec", "open", "write"))
 KERNEL_APPLIED = "kernel+pipeline"
+
+
+def target_events() -> frozenset:
+    """The event types whose table declares a target path (osq_esf.rules.mutes.getter): ES is
+    told to mute target paths for these and no more."""
+    from osq_esf.kinds import default_kinds
+
+    return frozenset(k.short for k in default_kinds() if k.target)
 
 
 def explain_new_client(result: int, name: str = "") -> str:
@@ -121,34 +127,31 @@ def load_module(sim_dir: str | None = None):
     return module
 
 
-def check_event_names(clients: dict[str, list[str]]) -> None:
-    """Every name must be an ES NOTIFY type this macOS has (a newer one may fail es_subscribe)."""
+def native_sources(sink, arg: str, spec: str, config=None, module=None) -> list["NativeSource"]:
+    """One source per client; ``native:process,file`` runs only those clients.  Types newer than
+    the running macOS are left out (es_subscribe would refuse them) and named in es_sources."""
     from osq_esf.sources import macos_version
 
     here = macos_version()
     if here is not None and here < MACOS_MIN:
         raise SourceError(f"the native source needs macOS 11 or later; this is {_os_text()}")
-    for client, evs in clients.items():
-        for e in evs:
-            t = events.BY_SHORT.get(e)
-            if t is None:
-                raise SourceError(f"client {client}: {e!r} is not an ES NOTIFY event name; remove it from "
-                                  f"[clients] {client}")
-            since = tuple(int(x) for x in t.macos.split(".") if x.isdigit())
-            if here is not None and since > here:
-                raise SourceError(f"client {client}: event {e!r} came with macOS {t.macos}; this is macOS "
-                                  f"{'.'.join(map(str, here))}: remove it from [clients] {client}")
-
-
-def native_sources(pipeline, arg: str, spec: str, config=None, module=None) -> list["NativeSource"]:
-    """One source per client; ``native:process,file`` runs only those clients."""
     clients = configured_clients(config, [a for a in arg.split(",") if a], spec)
-    check_event_names(clients)
     module = module or load_module()
     lineage = getattr(config, "lineage", None)
     protect = (frozenset(LINEAGE_EVENTS) if lineage is None or (lineage.enabled and lineage.process_events)
                else frozenset())
-    return [NativeSource(pipeline, name, evs, module, spec, protect) for name, evs in clients.items()]
+    supported = newer_than(here)
+    out = []
+    for name, evs in clients.items():
+        keep, skipped = split_supported(evs, supported)
+        if not keep:
+            log.warning("client %s: this macOS has none of its event types; not started", name)
+            continue
+        src = NativeSource(sink, name, keep, module, spec, protect)
+        if skipped:
+            src.state.skipped = "; ".join(skipped)
+        out.append(src)
+    return out
 
 
 # -- mutes in the kernel -------------------------------------------------------------------
@@ -183,6 +186,7 @@ def kernel_mutes(rules, client_events, protected=frozenset(), caps: int = ALL_CA
     """
     client_events = list(client_events)
     mutable = [e for e in client_events if e not in protected]
+    targets = target_events()
     inverted = {r.dimension for r in rules if r.action == "mute-unselected"}
     invert_path = ("process_path" in inverted and len(mutable) == len(client_events)
                    and bool(caps & CAP_INVERSION))
@@ -195,7 +199,7 @@ def kernel_mutes(rules, client_events, protected=frozenset(), caps: int = ALL_CA
             continue
         if r.dimension == "target_path" and not caps & CAP_TARGET_PATHS:
             continue
-        types = [e for e in mutable if r.applies_to(e) and (r.dimension != "target_path" or e in TARGET_EVENTS)]
+        types = [e for e in mutable if r.applies_to(e) and (r.dimension != "target_path" or e in targets)]
         if not types:
             continue
         if not caps & CAP_PATH_EVENTS:
@@ -216,10 +220,11 @@ class NativeSource(Source):
     """One ES client for ``event_names``, drained by this source's thread."""
 
     kind = "native"
+    live = True
 
-    def __init__(self, pipeline, name: str, event_names: list[str], module, spec: str = "native",
+    def __init__(self, sink, name: str, event_names: list[str], module, spec: str = "native",
                  protected=frozenset(LINEAGE_EVENTS), ring_bytes: int = RING_BYTES):
-        super().__init__(pipeline, name, spec)
+        super().__init__(sink, name, spec)
         self.event_names = list(event_names)
         self.module = module
         self.protected = frozenset(protected)
@@ -235,10 +240,8 @@ class NativeSource(Source):
         self._rules_seen = None
         self._lost_seen = 0
         self._unformatted_seen = [0] * TYPES_MAX
-        health = getattr(pipeline, "health", None)
-        if health is not None:
-            with pipeline.lock:
-                health.declare(name, self.event_names)
+        self.state.subscribed = tuple(self.event_names)
+        sink.declare(name, self.event_names)
 
     def run(self) -> None:
         ffi, lib = self.module.ffi, self.module.lib
@@ -279,7 +282,7 @@ class NativeSource(Source):
         cap = self.ring_bytes // 2 + 8  # the longest line the ring accepts fits
         buf = ffi.new("char[]", cap)
         need = ffi.new("size_t *")
-        ingest, st, drain = self.pipeline.ingest, self.state, lib.esf_drain
+        ingest, st, drain = self.sink.ingest, self.state, lib.esf_drain
         next_stats = time.monotonic() + STATS_EVERY
         while True:
             stopping = self.stopping
@@ -299,7 +302,7 @@ class NativeSource(Source):
                     break
             if stopping:
                 break
-            if self.pipeline.rules is not self._rules_seen:
+            if self.sink.mute_rules()[0] is not self._rules_seen:
                 self._sync_mutes()
             if time.monotonic() >= next_stats:
                 self._check_losses(client)
@@ -334,12 +337,9 @@ class NativeSource(Source):
         new = [(t, counts[t] - seen) for t, seen in enumerate(self._unformatted_seen) if counts[t] > seen]
         if not new:
             return
-        health = getattr(self.pipeline, "health", None)
-        with self.pipeline.lock:
-            for t, n in new:
-                self._unformatted_seen[t] += n
-                if health is not None:
-                    health.unformatted(self.state.name, events.short_name(t), n)
+        for t, n in new:
+            self._unformatted_seen[t] += n
+            self.sink.unformatted(self.state.name, events.short_name(t), n)
         names = ", ".join(events.short_name(t) for t, _ in new)
         log.warning("client %s: this build of the shim cannot format %s (an SDK older than the type?); "
                     "counted in es_health.unformatted, no rows", self.state.name, names)
@@ -348,18 +348,15 @@ class NativeSource(Source):
 
     def _sync_mutes(self) -> None:
         """Bring the client's kernel mutes to the rules in force (at start and after each reload)."""
-        rules = self.pipeline.rules
+        rules, active = self.sink.mute_rules()
         self._rules_seen = rules
-        active = rules.mutes if rules is not None else ()
         plan = kernel_mutes(active, self.event_names, self.protected, self.caps)
         if plan != self._wanted:
             self._wanted = plan
             self.kernel, self.kernel_ok = self._apply(plan)
             self._say_what_is_missing(active)
-        if rules is not None and self.kernel.rules and self.kernel_ok:
-            with self.pipeline.lock:
-                for name in self.kernel.rules:
-                    rules.applied[name] = KERNEL_APPLIED
+        if self.kernel.rules and self.kernel_ok:
+            self.sink.mark_applied(rules, self.kernel.rules, KERNEL_APPLIED)
 
     def _say_what_is_missing(self, active) -> None:
         """On macOS 11/12, name the kernel features these rules would use and this OS lacks."""

@@ -36,7 +36,7 @@ def open_recording(path: str):
 class ReplaySource(Source):
     kind = "replay"
 
-    def __init__(self, pipeline, paths: list[str], spec: str, speed: float = 0.0, name: str = "replay"):
+    def __init__(self, sink, paths: list[str], spec: str, speed: float = 0.0, name: str = "replay"):
         if not paths:
             raise SourceError("replay needs a file: --source replay:PATH (or replay:- for stdin)")
         for p in paths:
@@ -45,7 +45,7 @@ class ReplaySource(Source):
                     open(p, "rb").close()
                 except OSError as e:
                     raise SourceError(f"replay: cannot read {p}: {e.strerror}") from None
-        super().__init__(pipeline, name, spec)
+        super().__init__(sink, name, spec)
         self.paths = paths
         self.speed = speed
 
@@ -63,7 +63,7 @@ class ReplaySource(Source):
         self.state.set_state("stopped" if self.stopping else "drained")
 
     def _feed(self, f) -> None:
-        ingest, st = self.pipeline.ingest, self.state
+        ingest, st = self.sink.ingest, self.state
         batch: list[bytes] = []
         first_msg = first_wall = None
         try:

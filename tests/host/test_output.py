@@ -14,6 +14,7 @@ import pytest
 
 from osq_esf.host import Result, Shell, format_csv, format_json, format_result, format_table
 from osq_esf.host import osqueryi
+from osq_esf.host.output import OutputOptions, render
 
 RESULT = Result(["name", "pid", "ratio", "note"],
                 [("launchd", 1, 0.5, None), ("kernel_task", 0, 2.0, 'say "hi", ok'),
@@ -86,16 +87,42 @@ def test_shell_multiline_commands_and_prompts():
     stdout, stderr = io.StringIO(), io.StringIO()
     status = Shell(backend, stdin, stdout, stderr, prompt=True).run()
     assert backend.statements == ["SELECT\n1;\n", "SELECT 1; SELECT 2;\n", "boom;\n", "SELECT 3\n"]
-    assert status == 0  # the unterminated last statement still runs, and succeeds
+    assert status == 1  # as osqueryi: it goes on after errors and exits 1 if there was any
     out = stdout.getvalue()
-    assert out.startswith("osquery> .help ")
+    assert out.startswith("osquery> .headers ON|OFF ")
     assert ".tables          list the tables" in out
     assert "CREATE TABLE time(`x` TEXT);\n" in out
     assert "    ...> " in out  # continuation prompt for the two-line statement
     assert "+---+\n| x |\n+---+\n| 1 |\n+---+\n" in out and "x\n1\n" in out
-    assert stderr.getvalue() == ("Error: mode should be one of: table json csv\n"
-                                 'Error: unknown command: ".bogus". Enter ".help" for help\n'
+    assert stderr.getvalue() == ("Error: mode should be one of: pretty line list csv json\n"
+                                 'Error: unknown command or invalid arguments: "bogus". Enter ".help" for help\n'
                                  'Error: near "boom": syntax error\n')
+
+
+def test_shell_exits_zero_when_nothing_failed_and_switches_modes_headers_separator():
+    stdin = io.StringIO(".mode list\nSELECT 1;\n.headers off\n.separator ;\nSELECT 2;\n.mode line\nSELECT 3;\n"
+                        ".mode pretty\nSELECT 4;\n")
+    stdout = io.StringIO()
+    assert Shell(FakeBackend(), stdin, stdout, io.StringIO(), prompt=False).run() == 0
+    assert stdout.getvalue() == ("x\n1\n" "1\n" "    x = 1\n" "+---+\n| x |\n+---+\n| 1 |\n+---+\n")
+
+
+def test_line_and_list_modes_match_osqueryi():
+    assert format_result(RESULT, "line").splitlines()[:5] == [" name = launchd", "  pid = 1", "ratio = 0.5",
+                                                              " note = ", ""]
+    # MODE_Line pads by bytes: "é" is two bytes wide.
+    assert format_result(Result(["é", "abcdef"], [("1", "2")]), "line") == "    é = 1\nabcdef = 2\n"
+    assert format_result(RESULT, "list") == ("name|pid|ratio|note\nlaunchd|1|0.5|\n"
+                                             'kernel_task|0|2.0|say "hi", ok\né|-12|1.0e+20|\n')
+    assert format_result(RESULT, "list", separator=",", header=False).startswith("launchd,1,0.5,\n")
+    assert format_result(RESULT, "table") == format_table(RESULT)  # "table" names the pretty mode
+
+
+def test_render_prints_every_statement_and_json_gathers_them():
+    one, two = Result(["a"], [(1,)]), Result(["b"], [(2,)])
+    assert render([one, Result([], []), two], OutputOptions("csv")) == "a\n1\nb\n2\n"
+    assert render([one, two], OutputOptions("pretty")).count("+---+\n") == 6
+    assert json.loads(render([one, two], OutputOptions("json"))) == [{"a": "1"}, {"b": "2"}]
 
 
 def test_shell_tables_filter_and_quit():
@@ -124,7 +151,8 @@ def test_wrapper_execs_the_prefix_with_osqueryi_flags(tmp_path):
 def test_osqueryi_argv():
     argv = osqueryi.build_argv("/usr/bin/osqueryi", "/t/osq_esf.ext", "osq_esf", "/t/shell.em",
                                "SELECT 1", timeout=5, interval=2)
-    assert argv == ["/usr/bin/osqueryi", "--extension", "/t/osq_esf.ext", "--allow_unsafe",
+    # No --allow_unsafe: the wrapper is made safe instead (osqueryi.unsafe_reason).
+    assert argv == ["/usr/bin/osqueryi", "--extension", "/t/osq_esf.ext", "--disable_extensions=false",
                     "--extensions_require=osq_esf", "--extensions_socket=/t/shell.em",
                     "--extensions_timeout=5", "--extensions_interval=2", "--json", "SELECT 1"]
 
@@ -141,9 +169,9 @@ def test_real_osqueryi_runs_the_sdk_extension():
 
     wrapper_prefix = ["/usr/bin/env", "PYTHONPATH=" + REPO, sys.executable, "-m",
                       "tests.host.sdk_extension"]
-    result = osqueryi.run_query(wrapper_prefix, "SELECT name FROM sdk_procs WHERE pid = 1",
-                                extension_name="sdk_test")
-    assert result.rows == [("launchd",)]
+    results = osqueryi.run_query(wrapper_prefix, "SELECT name FROM sdk_procs WHERE pid = 1",
+                                 extension_name="sdk_test")
+    assert results[0].rows == [("launchd",)]
 
 
 def test_result_unpacks_as_columns_and_rows():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
 import sys
 
 import pytest
@@ -15,6 +16,7 @@ from osq_esf.host import (
     QueryError,
     resolve_engine,
     run_query,
+    run_query_all,
     run_shell,
 )
 from osq_esf.host import osqueryi as osqueryi_engine
@@ -160,14 +162,48 @@ def test_run_shell_embedded(spec):
 
 def test_engine_resolution(monkeypatch):
     monkeypatch.setattr(osqueryi_engine.shutil, "which", lambda name: None)
-    assert resolve_engine("auto") == "embedded"
+    assert resolve_engine() == "embedded"
     with pytest.raises(QueryError, match="osqueryi is not on PATH"):
         resolve_engine("osqueryi")
-    with pytest.raises(ValueError):
-        resolve_engine("sqlite")
+    for other in ("sqlite", "auto"):  # osqueryi on PATH no longer takes over: it is an explicit choice
+        with pytest.raises(ValueError):
+            resolve_engine(other)
     monkeypatch.setattr(osqueryi_engine.shutil, "which", lambda name: "/usr/local/bin/osqueryi")
-    assert resolve_engine("auto") == "osqueryi"
-    assert resolve_engine("embedded") == "embedded"
+    assert resolve_engine() == "embedded"
+    assert resolve_engine("osqueryi") == "osqueryi"
+
+
+FAKE_OSQUERYI = os.path.join(REPO, "tests", "fakes")
+
+
+def test_osqueryi_engine_through_the_test_double(spec, monkeypatch):
+    env, _ = spec()
+    # The double's "#!/usr/bin/env python3" must find this interpreter (it needs apsw).
+    monkeypatch.setenv("PATH", os.pathsep.join([FAKE_OSQUERYI, os.path.dirname(sys.executable), os.environ["PATH"]]))
+    monkeypatch.setenv("RAW_EXT_SPEC", env["RAW_EXT_SPEC"])
+    argv = ["/usr/bin/env", "PYTHONPATH=" + REPO, *RAW_ARGV]
+    results = run_query_all(argv, "SELECT pid FROM events ORDER BY pid; SELECT path FROM events WHERE pid = 1;",
+                            engine="osqueryi", extension_name="raw", timeout=10)
+    # osqueryi --json gathers every statement's rows into one array.
+    assert [(r.columns, r.rows) for r in results] == [(["path", "pid"], [("", "1"), ("", "2"), ("/sbin/launchd", "")])]
+    with pytest.raises(QueryError, match="Error: no such table: nope"):
+        run_query_all(argv, "SELECT * FROM nope", engine="osqueryi", extension_name="raw", timeout=10)
+    with pytest.raises(QueryError, match="Required extension not found or not loaded: other"):
+        run_query_all(argv, "SELECT 1", engine="osqueryi", extension_name="other", timeout=2)
+
+
+def test_osqueryi_refuses_an_unsafe_wrapper_and_so_do_we(tmp_path):
+    wrapper = osqueryi_engine.write_wrapper(["/bin/true"], str(tmp_path), "x")
+    assert osqueryi_engine.unsafe_reason(wrapper) is None
+    os.chmod(wrapper, 0o777)
+    assert osqueryi_engine.unsafe_reason(wrapper) == "it is world-writable"
+    os.chmod(wrapper, 0o755)
+    os.chmod(tmp_path, 0o1777)
+    assert "sticky bit" in osqueryi_engine.unsafe_reason(wrapper)
+    r = subprocess.run([sys.executable, os.path.join(FAKE_OSQUERYI, "osqueryi"), "--extension", wrapper,
+                        "--extensions_require=x", "--extensions_timeout=1", "SELECT 1"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "Extension binary has unsafe permissions" in r.stderr
 
 
 def test_missing_executable(spec):

@@ -14,9 +14,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 
 from osq_esf.config import Config, ConfigError, load_config_file, parse_config
-from osq_esf.rules import RuleError, Rules, RulesConfig, install
+from osq_esf.rules import RuleError, Rules, RulesConfig
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +35,19 @@ class ConfigReloader:
         self.option = ""  # the last value of the osquery option seen ("" = unset)
         self.started_with = started_with or Config()
         self.last_error: str | None = None
-        self.reloads = 0
+        self.reloads = 0  # reloads that took effect
+        self.refused = 0  # reloads refused (the rules in force stayed)
+        self.changed: float | None = None  # when the last reload was attempted (UNIX time)
         self._lock = threading.Lock()
 
     def compile(self, cfg: Config | None) -> Rules:
         try:
-            return Rules(cfg.rules if cfg is not None else RulesConfig(), self.pipeline.tables)
+            return Rules(cfg.rules if cfg is not None else RulesConfig(), self.pipeline.layouts, self.pipeline.kinds)
         except RuleError as e:  # a column the running tables lack (the specs were checked at parse)
             raise ConfigError(str(e)) from None
 
     def install_initial(self) -> None:
-        install(self.pipeline, self.compile(self.started_with))
+        self.pipeline.install_rules(self.compile(self.started_with))
 
     def read(self) -> Config | None:
         """The effective configuration now (raises ConfigError)."""
@@ -65,10 +68,13 @@ class ConfigReloader:
                 rules = self.compile(cfg)
             except ConfigError as e:
                 self.last_error = str(e)
+                self.refused += 1
+                self.changed = time.time()
                 log.error("config reload (%s) refused, the previous rules stay in force: %s", why, e)
                 return False
-            install(self.pipeline, rules)
+            self.pipeline.install_rules(rules)
             self.reloads += 1
+            self.changed = time.time()
             self.last_error = None
             if _restart_only(cfg or Config()) != _restart_only(self.started_with):
                 log.warning("config reload (%s): rings, clients, eslogger and lineage settings take effect "

@@ -1,38 +1,41 @@
-"""Tables: a spec plus where its rows come from, answering osquery's generate.
+"""The tables osquery sees: every one answers ``generate(plan)`` with its encoded rows.
 
-EventTable serves a ring; StatusTable serves a small list computed on demand (sources,
-health, mutes...).  Both answer with the encoded ``list<map<string,string>>`` body and
-its row count, which the extension server wraps into the thrift reply.
+One small protocol (:class:`Table`): a name, osquery's routes, and ``generate(plan)``
+returning ``(row count, iterable of encoded row chunks)``, where ``plan`` is the request's
+constraint context parsed once by the server (:mod:`osq_esf.extension.constraints`).
+
+* :class:`EventTable` serves one ring of the pipeline (storage stays in
+  :mod:`osq_esf.rings`; encoding is here, so the ingest core never imports this layer);
+* :class:`StatusTable` serves a small list computed on demand (sources, health, mutes...);
+* :class:`ProcessesTable` serves the lineage stage's process table (es_processes).
 """
 
 from __future__ import annotations
 
+import json
 from operator import attrgetter, itemgetter
-from typing import Callable
+from typing import Callable, Iterable, Protocol
 
-from osq_esf.extension.constraints import Plan, pid_predicate, plan_from_context
 from osq_esf.extension import encode
+from osq_esf.extension.constraints import Plan, pid_predicate
 from osq_esf.extension.encode import ColumnEncoder, encode_dict_rows, map_headers, process_blob, string
-from osq_esf.process import PROCESS_COLUMNS
+from osq_esf.layout import ACTOR_COLUMNS, RowLayout
 from osq_esf.rings import NULL_INT, EventRing
 from osq_esf.schema import SpecError, TableSpec
 
-# Message-level columns every event table stores besides time and eid.
-MESSAGE_INTS = ("time_nsec", "version", "seq_num", "global_seq_num", "mach_time", "thread_id")
-MESSAGE_OBJS = ("event_type", "client")
-# Real-parent columns (groups "lineage" and "lineage_parent") appended by the pipeline's lineage
-# stage after the extractor's own, in this order (osq_esf/lineage.py); NULL when the stage is off.
-# parent_path comes last so es_iokit_open, whose parent_path is the IORegistry one, can leave it out.
-LINEAGE_INTS = ("rppid", "rp_pidversion")
-LINEAGE_OBJS = ("rp_path", "rp_reason", "launchd_job", "parent_path")
-LINEAGE_GROUPS = ("lineage", "lineage_parent")
-LINEAGE_NULLS = ((None,) * len(LINEAGE_INTS), (None,) * len(LINEAGE_OBJS))
 # Integer columns whose values rarely repeat: caching their encodings would only churn.
 _UNIQUE_INTS = {"eid", "time_nsec", "seq_num", "global_seq_num", "mach_time"}
 # Rows per encoded chunk of a generate reply: big enough for C-level speed, small enough
 # that a chunk's join (about a millisecond) never keeps a ping waiting.
 CHUNK_ROWS = 2048
 _ENCODED, _FIRST, _SECOND = attrgetter("encoded"), itemgetter(0), itemgetter(1)
+
+
+class Table(Protocol):
+    name: str
+
+    def routes(self) -> list[dict[str, str]]: ...
+    def generate(self, plan: Plan) -> tuple[int, Iterable[bytes]]: ...
 
 
 class SpecTable:
@@ -49,33 +52,19 @@ class SpecTable:
 
 
 class EventTable(SpecTable):
-    """One event table: its spec, its ring and the column encoders."""
+    """One event table: its layout, the pipeline's ring for it, and the column encoders."""
 
-    def __init__(self, spec: TableSpec, ints: tuple[str, ...], objs: tuple[str, ...], capacity: int,
-                 max_bytes: int = 0, lock=None):
-        self.spec = spec
-        # Lineage columns the spec includes follow the extractor's; the pipeline appends all of
-        # them, and the ring ignores trailing values a table does not declare.
-        lineage = {c.name for c in spec.columns if c.group in LINEAGE_GROUPS}
-        lin_ints = LINEAGE_INTS if lineage else ()
-        lin_objs = LINEAGE_OBJS[:len(lineage) - len(lin_ints)]
-        if lineage != {*lin_ints, *lin_objs}:
-            raise SpecError(f"{spec.name}: lineage columns must be {LINEAGE_INTS + LINEAGE_OBJS} or all but the last")
-        self.int_names = MESSAGE_INTS + tuple(ints) + lin_ints
-        self.obj_names = MESSAGE_OBJS + tuple(objs) + lin_objs
-        declared = set(spec.column_names)
-        provided = {"time", "eid", *PROCESS_COLUMNS, *self.int_names, *self.obj_names}
-        if declared != provided:
-            raise SpecError(
-                f"{spec.name}: spec and code disagree; only in spec: {sorted(declared - provided)}, "
-                f"only in code: {sorted(provided - declared)}"
-            )
-        # The extractor's own text columns (paths, command lines) repeat: the ring shares them.
-        self.ring = EventRing(self.int_names, self.obj_names, capacity, max_bytes, lock, intern=objs)
+    def __init__(self, layout: RowLayout, ring: EventRing):
+        spec = self.spec = layout.spec
+        if ring.int_names != layout.int_names or ring.obj_names != layout.obj_names:
+            raise SpecError(f"{spec.name}: the ring's columns are not the layout's")
+        self.layout = layout
+        self.ring = ring
+        self.int_names, self.obj_names = layout.int_names, layout.obj_names
         numeric = {c.name: c.numeric for c in spec.columns}
         self._enc = {n: ColumnEncoder(n, numeric[n]) for n in spec.column_names}
-        self._proc_keys = tuple(string(n.encode()) for n in PROCESS_COLUMNS)
-        self._proc_numeric = tuple(numeric[n] for n in PROCESS_COLUMNS)
+        self._proc_keys = tuple(string(n.encode()) for n in ACTOR_COLUMNS)
+        self._proc_numeric = tuple(numeric[n] for n in ACTOR_COLUMNS)
         # The compiled encoder's column descriptors, in the Python path's order: integer
         # columns are numeric (NULL sent as ""), object columns text (NULL left out).
         rowenc = encode.rowenc
@@ -87,19 +76,13 @@ class EventTable(SpecTable):
         else:
             self._rowenc = None
 
-    def generate(self, context) -> tuple[int, bytes]:
-        """Rows for a generate request: (count, encoded maps)."""
-        n, chunks = self.generate_chunks(context)
-        return n, b"".join(chunks)
-
-    def generate_chunks(self, context):
+    def generate(self, plan: Plan):
         """(count, iterator of encoded row chunks): the rows are encoded while being sent.
 
         Only the snapshot is taken under the lock.  Chunks of CHUNK_ROWS keep each
         C-level join short, so other threads (a ping) get the GIL between them, and
         the reply never exists whole in memory.
         """
-        plan = plan_from_context(context)
         if plan.empty:
             return 0, iter(())
         with self.ring.lock:
@@ -108,7 +91,7 @@ class EventTable(SpecTable):
         ctxs, eids, times, cols = snap.ctx, snap.eid, snap.time, snap.cols
         pid_ok = pid_predicate(plan)
         if pid_ok is not None:
-            keep = [i for i, c in enumerate(ctxs) if pid_ok(c.pid)]
+            keep = [i for i, a in enumerate(ctxs) if pid_ok(a.pid)]
             if len(keep) != len(ctxs):
                 ctxs = [ctxs[i] for i in keep]
                 eids = [eids[i] for i in keep]
@@ -128,7 +111,7 @@ class EventTable(SpecTable):
         return snap.n, self._encode_rows(snap.ctx, snap.eid, snap.time, snap.cols, plan.cols_used)
 
     def _process_encodings(self, ctxs) -> list[tuple[int, bytes]]:
-        """Each row's process columns as (pair count, encoded pairs), made once per process."""
+        """Each row's process and lineage columns as (pair count, encoded pairs), made once per actor."""
         encs = list(map(_ENCODED, ctxs))
         if None in encs:  # first time this process is sent: encode its columns once
             for c in {id(c): c for c, e in zip(ctxs, encs) if e is None}.values():
@@ -145,7 +128,7 @@ class EventTable(SpecTable):
         """
         if self._rowenc is not None:
             procs = None
-            if used is None or not used.isdisjoint(PROCESS_COLUMNS):
+            if used is None or not used.isdisjoint(ACTOR_COLUMNS):
                 procs = self._process_encodings(ctxs)
             data = (eids, times, *cols)
             columns = [(key, kind, data[j]) for j, (name, key, kind) in enumerate(self._c_columns)
@@ -155,7 +138,7 @@ class EventTable(SpecTable):
         streams = []
         fixed = 0
         counts = None
-        if used is None or not used.isdisjoint(PROCESS_COLUMNS):
+        if used is None or not used.isdisjoint(ACTOR_COLUMNS):
             encs = self._process_encodings(ctxs)
             counts = list(map(_FIRST, encs))
             streams.append(list(map(_SECOND, encs)))
@@ -209,7 +192,58 @@ class StatusTable(SpecTable):
         if spec.kind != "status":
             raise SpecError(f"{spec.name}: StatusTable needs kind = 'status'")
 
-    def generate(self, context) -> tuple[int, bytes]:
+    def generate(self, plan: Plan):
+        if plan.empty:
+            return 0, ()
         names = self.spec.column_names
         rows = [{k: r.get(k) for k in names} for r in self._rows()]
-        return len(rows), encode_dict_rows(rows)
+        return len(rows), (encode_dict_rows(rows),)
+
+
+class ProcessesTable(StatusTable):
+    """es_processes: the live and recently ended processes of the lineage stage's table."""
+
+    def __init__(self, spec: TableSpec, lineage, lock):
+        super().__init__(spec, lambda: [])
+        self.lineage = lineage
+        self.lock = lock
+
+    def generate(self, plan: Plan):
+        if plan.empty or self.lineage is None:
+            return 0, ()
+        from osq_esf.lineage import ancestry_text
+
+        used = plan.cols_used
+        chain = used is None or "ancestry" in used or "ancestry_json" in used
+        names = self.spec.column_names
+        with self.lock:  # the lineage stage mutates the table under the pipeline's lock
+            rows = [self._row(r, chain) for r in list(self.lineage.records.values())
+                    if plan.pids is None or r.pid in plan.pids]
+        if chain:  # formatting the chains is the costly part: outside the lock
+            for r in rows:
+                steps = r["ancestry_json"]
+                r["ancestry"] = ancestry_text(steps)
+                r["ancestry_json"] = json.dumps(steps, separators=(",", ":"))
+        rows = [{k: r.get(k) for k in names} for r in rows]
+        return len(rows), (encode_dict_rows(rows),)
+
+    def _row(self, rec, chain: bool) -> dict:
+        """The row of a record; with ``chain``, its ancestry steps (formatted by generate)."""
+        lin = self.lineage
+        c = rec.ctx
+        rppid, rp_pv, rp_path, reason, job, parent_path, responsible_path = lin.resolution(rec)
+        row = {
+            "pid": rec.pid, "pidversion": rec.pidversion, "path": c.path, "signing_id": c.signing_id,
+            "team_id": c.team_id, "platform_binary": c.platform_binary, "uid": c.uid, "euid": c.euid,
+            "start_time": c.start_time, "first_seen": rec.first_seen, "created_by": rec.created_by,
+            "state": rec.state, "end_time": rec.end_time, "exit_code": rec.exit_code,
+            "caller_path": rec.caller_path, "parent": c.ppid, "parent_pidversion": c.parent_pidversion,
+            "parent_path": parent_path, "original_parent": c.original_ppid,
+            "responsible_pid": c.responsible_pid, "responsible_pidversion": c.responsible_pidversion,
+            "responsible_path": responsible_path,
+            "rppid": rppid, "rp_pidversion": rp_pv, "rp_path": rp_path, "rp_reason": reason,
+            "launchd_job": job,
+        }
+        if chain:
+            row["ancestry_json"] = lin.ancestry(rec)
+        return row

@@ -1,0 +1,133 @@
+"""Production behaviour under osqueryd: graceful stops, standalone across them, no child left, logs, licence.
+
+orbit SIGKILLs osqueryd 10 s after asking it to stop (fleetdm/fleet orbit/pkg/osquery/osquery.go), so an
+autoloaded extension must be gone well within that: the bounds below are that contract, not speed targets.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import zipfile
+
+import pytest
+
+from osq_esf.logs import LOG_FILE_BACKUPS, SyslogHandler, configure
+from tests.conftest import REPO, shared_file
+from tests.idl_peer import IdlManager, extension_client
+from tests.test_eslogger import alive, config, fake_env, msg, pids, wait_for  # noqa: F401 - fixture
+
+EXIT_WITHIN = 8.0  # seconds; orbit's SIGKILL comes at 10
+
+
+def shutdown(ext) -> None:
+    """What osqueryd's ExtensionManagerWatcher sends each extension when it stops."""
+    client, trans = extension_client(ext.path, 5)
+    try:
+        client.shutdown()
+    finally:
+        trans.close()
+
+
+def test_shutdown_stops_every_eslogger_child_and_exits_in_time(tmp_path, fake_env, extension_factory):
+    state, inp = fake_env
+    inp.write_text(msg("exec", 1) + "\n")
+    ext = extension_factory("--source", "eslogger", "--config", str(config(tmp_path)))
+    children = wait_for(lambda: len(pids(state)) >= 3 and pids(state), what="three clients")
+    started = time.monotonic()
+    shutdown(ext)
+    assert ext.proc.wait(EXIT_WITHIN) == 0
+    assert time.monotonic() - started < EXIT_WITHIN
+    assert not any(alive(pid) for pid in children)  # reaped by the extension itself, none orphaned
+
+
+def test_sigterm_stops_every_eslogger_child_and_exits_in_time(tmp_path, fake_env, extension_factory):
+    state, inp = fake_env
+    inp.write_text(msg("exec", 1) + "\n")
+    ext = extension_factory("--source", "eslogger", "--config", str(config(tmp_path)))
+    children = wait_for(lambda: len(pids(state)) >= 3 and pids(state), what="three clients")
+    ext.proc.terminate()
+    assert ext.proc.wait(EXIT_WITHIN) == 0
+    assert not any(alive(pid) for pid in children)
+
+
+def test_standalone_keeps_its_events_across_a_graceful_osquery_stop(extension_factory):
+    ext = extension_factory("--standalone", "--source", f"replay:{shared_file('mac-monitor/eslogger-lineage.jsonl')}",
+                            interval=0.2)
+    ext.wait_drained()
+    before = sorted(r["eid"] for r in ext.generate("es_exec"))
+    assert before
+    shutdown(ext)  # osqueryd stops gracefully...
+    ext.manager.stop()
+    time.sleep(1.0)
+    assert ext.proc.poll() is None  # ...and the standalone extension stays, with its rings
+    ext.manager = IdlManager(ext.socket).start()
+    assert ext.manager.handler.registered.wait(30)
+    ext.path = f"{ext.socket}.{max(ext.manager.handler.infos)}"
+    wait_for(lambda: os.path.exists(ext.path), what="the new extension socket")
+    assert sorted(r["eid"] for r in ext.generate("es_exec")) == before
+
+
+def test_log_lines_carry_utc_timestamps_and_the_file_rotates_with_a_bound(tmp_path):
+    import io
+
+    stream = io.StringIO()
+    path = tmp_path / "osq-esf.log"
+    handlers = configure(verbose=True, log_file=str(path), syslog=False, stream=stream)
+    try:
+        rotating = handlers[1]
+        rotating.maxBytes = 2000  # the real bound is 10 MiB; the rotation logic is the same
+        for i in range(400):
+            logging.getLogger("osq_esf.test").info("line %d", i)
+    finally:
+        for h in handlers:
+            logging.getLogger("osq_esf").removeHandler(h)
+            h.close()
+    first = stream.getvalue().splitlines()[0]
+    assert first[:4].isdigit() and first[10] == "T" and first[23] == "Z" and "INFO osq_esf.test: line 0" in first
+    files = sorted(p.name for p in tmp_path.iterdir())
+    assert files == ["osq-esf.log"] + ["osq-esf.log.%d" % i for i in range(1, LOG_FILE_BACKUPS + 1)]
+    assert all(p.stat().st_size <= 2000 for p in tmp_path.iterdir())
+
+
+def test_syslog_handler_maps_levels_to_priorities():
+    sent = []
+    handler = SyslogHandler(lambda priority, line: sent.append((priority, line)))
+    log = logging.getLogger("osq_esf.syslogtest")
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    try:
+        log.warning("lost %d events", 3)
+        log.error("boom")
+    finally:
+        log.removeHandler(handler)
+    assert sent == [(4, "WARNING osq_esf.syslogtest: lost 3 events"), (3, "ERROR osq_esf.syslogtest: boom")]
+
+
+def test_run_refuses_an_unwritable_log_file(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "osq_esf", "run", "--socket", str(tmp_path / "s"), "--log-file",
+                        str(tmp_path / "missing" / "x.log"), "--source", "replay:" + os.devnull],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--log-file" in r.stderr
+
+
+def test_the_licence_is_in_the_repository_and_the_wheel(tmp_path):
+    text = (REPO / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q",
+                        "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        pytest.fail(r.stderr[-2000:])
+    wheel = next(tmp_path.glob("osq_esf-*.whl"))
+    with zipfile.ZipFile(wheel) as z:
+        names = z.namelist()
+        metadata = z.read(next(n for n in names if n.endswith(".dist-info/METADATA"))).decode()
+    assert any(n.endswith(".dist-info/licenses/LICENSE") or n.endswith(".dist-info/LICENSE") for n in names), names
+    assert "Requires-Dist: cffi" in metadata and "extra == \"native\"" in metadata.split("Requires-Dist: cffi")[1].split("\n")[0]
