@@ -10,7 +10,6 @@ import pytest
 
 from osq_esf import doctor
 from osq_esf.doctor import WARN, FAIL, NOTE, OK, System, render, run_checks
-from tests.native_sim import sim, sim_dir  # noqa: F401 (fixtures)
 from tests.test_eslogger import FAKE
 
 MAC = System("darwin", (14, 2), 0)
@@ -129,14 +128,14 @@ def test_cli_doctor_runs_here():
 def test_native_refusals_one_line_each(sim, tmp_path, result, words, fix):
     sim.lib.es_sim_set_new_client_result(result)
     bundled = System("darwin", (14, 2), 0, bundled=True)  # run from osq-esf.app: native is the source
-    checks = run_checks(write_config(tmp_path), None, bundled)
-    native = by_name(checks)["native"]
+    checks = doctor.check_native(bundled, None)
+    (native,) = checks
     assert native.status == FAIL and native.detail.startswith(words) and fix in native.fix
     assert "\n" not in native.detail
     assert render(checks, bundled).count(words) == 1
     # From a plain python3 on a Mac with eslogger, the same reason is a note, not a problem.
     sim.lib.es_sim_set_new_client_result(result)
-    assert by_name(run_checks(write_config(tmp_path), None, MAC))["native"].status == NOTE
+    assert doctor.check_native(MAC, None)[0].status == NOTE
 
 
 def test_native_ready_and_what_an_older_macos_lacks(sim, tmp_path):

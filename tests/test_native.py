@@ -30,8 +30,8 @@ from osq_esf.sources import SourceError
 from osq_esf.sources.common import default_clients
 from osq_esf.sources.native import (ALL_CAPS, CAP_PATH_EVENTS, ENV_SIM, KernelMutes, explain_new_client,
                                     kernel_mutes, native_sources)
-from tests.native_sim import (Builder, RawClient, by_client, calls, es_of, install_rules, sim, sim_dir,  # noqa: F401
-                              start, stop, wait_for, without_self_mute)
+from tests.native_sim import (Builder, RawClient, by_client, calls, es_of, install_rules, start, stop, wait_for,
+                              without_self_mute)
 from tests.test_health import buffered_in_rings, pipeline, rows_by
 
 REPO_NATIVE_TYPES = {"exec": 9, "open": 10, "fork": 11, "close": 12, "exit": 15, "iokit_open": 24, "write": 33}

@@ -16,14 +16,14 @@ from osq_esf import events
 from osq_esf.decode import decode_line
 from osq_esf.schema_check import NATIVE_STAT_KEYS, check, load_schema
 from tests.native_messages import BODIES, CURATED, HEADER_KEYS, VARIANTS
-from tests.native_sim import Builder, RawClient, sim, sim_dir  # noqa: F401 (fixtures)
+from tests.native_sim import Builder, RawClient
 
 SCHEMA_TYPES = set(load_schema().events)
 NOTIFY = sorted(t.short for t in events.BY_NUMBER.values() if t.short)
 
 
 @pytest.fixture
-def raw(sim):  # noqa: F811
+def raw(sim):
     with RawClient(sim) as r:
         yield r
 

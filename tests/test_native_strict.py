@@ -24,10 +24,9 @@ from osq_esf.health import TOTAL
 from osq_esf.sources import SourceError
 from osq_esf.sources.native import CAP_INVERSION, CAP_PATH_EVENTS, CAP_TARGET_PATHS, ENV_SIM
 from tests.native_messages import BODIES
-from tests.native_sim import (BY_NAME, Builder, RawClient, build_simulator, by_client, calls, es_of,  # noqa: F401
-                              install_rules, load_default_mute_set, running,
-                              muted_paths, sim, sim_dir, start, stop, violations, wait_for,  # noqa: F401
-                              without_self_mute)
+from tests.native_sim import (BY_NAME, Builder, RawClient, build_simulator, by_client, calls, es_of,
+                              install_rules, load_default_mute_set, muted_paths, running, start, stop,
+                              violations, wait_for, without_self_mute)
 from tests.test_health import conserved, pipeline, rows_by
 
 AUTH_TYPES = sorted(t.number for t in events.BY_NUMBER.values() if t.action == "AUTH")
