@@ -269,19 +269,25 @@ def test_a_shim_that_does_not_load_is_explained_not_called_missing(monkeypatch):
     import importlib.abc
 
     class Broken(importlib.abc.MetaPathFinder):
+        error = ImportError("dlopen(_esf_native.so): Symbol not found: _es_mute_path_events")
+
         def find_spec(self, name, path=None, target=None):
             if name == "osq_esf._esf_native":
-                raise ImportError("dlopen(_esf_native.so): Symbol not found: _es_mute_path_events")
+                raise self.error
             return None
 
     from osq_esf.sources.native import load_module
 
+    broken = Broken()
     monkeypatch.delenv(ENV_SIM, raising=False)
     monkeypatch.delitem(sys.modules, "osq_esf._esf_native", raising=False)
-    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    monkeypatch.setattr(sys, "meta_path", [broken, *sys.meta_path])
     with pytest.raises(SourceError) as e:
         load_module()
     assert "does not load" in str(e.value) and "Symbol not found" in str(e.value) and "macOS 11" in str(e.value)
+    broken.error = ImportError("No module named '_cffi_backend'")
+    with pytest.raises(SourceError, match=r"needs cffi's runtime: install osq-esf\[native\]"):
+        load_module()
     monkeypatch.setattr(sys, "meta_path", sys.meta_path[1:])
     with pytest.raises(SourceError, match="has no native shim"):
         load_module()

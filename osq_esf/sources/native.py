@@ -117,6 +117,8 @@ def load_module(sim_dir: str | None = None):
             raise SourceError("this osq-esf has no native shim (osq_esf._esf_native): the macOS package "
                               "builds it (native/README.md); or use --source eslogger") from None
         except ImportError as e:
+            if "_cffi_backend" in str(e):
+                raise SourceError("osq_esf._esf_native needs cffi's runtime: install osq-esf[native]") from None
             # Present but not loadable: typically built for a newer macOS than this one.
             raise SourceError(f"osq_esf._esf_native does not load on {_os_text()}: {e}. It must be built "
                               "for macOS 11 (native/build.py sets MACOSX_DEPLOYMENT_TARGET=11.0); "
