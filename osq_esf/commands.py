@@ -17,6 +17,7 @@ from importlib import resources
 from osq_esf.app import EXTENSION_NAME
 
 DONE_STATES = ("drained", "failed", "stopped")
+LIVE_KINDS = ("eslogger", "native")
 
 
 def extension_argv(sources: list[str], replays: list[str], config: str | None, speed: float,
@@ -37,9 +38,11 @@ def extension_argv(sources: list[str], replays: list[str], config: str | None, s
 
 
 def sources_drained(session) -> bool:
-    """Readiness: every source has read its recording to the end."""
-    rows = session.query("SELECT state FROM es_sources").rows
-    return bool(rows) and all(r[0] in DONE_STATES for r in rows)
+    """Readiness: every replay has read its recording to the end; a live source (eslogger,
+    native) is ready once running, since it never ends."""
+    rows = session.query("SELECT kind, state FROM es_sources").rows
+    return bool(rows) and all(state in DONE_STATES or (kind in LIVE_KINDS and state == "running")
+                              for kind, state in rows)
 
 
 class SourcesReady:

@@ -3,7 +3,7 @@
 Each check says ok, FAIL (with the fix), or note.  The system facts (platform, macOS
 version, euid) are gathered once into :class:`System`, so every code path -- a Mac
 without Full Disk Access, a Mac without root, Linux -- can be exercised on any host
-(tests drive the Mac paths with the fake eslogger).
+(tests drive the Mac paths with the fake eslogger and the simulated native shim).
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from osq_esf.sources.base import SourceError
 
 OK, WARN, FAIL, NOTE = "ok", "warn", "FAIL", "note"
+NATIVE_MACOS, ESLOGGER_MACOS = (11,), (13,)
+LAUNCHER = "/opt/osq-esf/osq-esf.app/Contents/MacOS/osq-esf"
 SOCKETS = ("/var/osquery/osquery.em", "/opt/orbit/orbit-osquery.em")
 PPPC_FIX = ("grant Full Disk Access to the process that starts osq-esf: under osqueryd or orbit, to "
             "that daemon (an MDM PPPC profile with SystemPolicyAllFiles for its code requirement, from "
@@ -31,12 +33,13 @@ class System:
     platform: str
     macos: tuple[int, ...] | None
     euid: int
+    bundled: bool = False  # running from the osq-esf.app launcher (the native source's home)
 
     @classmethod
     def here(cls) -> "System":
         from osq_esf.sources import macos_version
 
-        return cls(sys.platform, macos_version(), os.geteuid())
+        return cls(sys.platform, macos_version(), os.geteuid(), ".app/Contents/MacOS/" in sys.executable)
 
     @property
     def is_mac(self) -> bool:
@@ -59,12 +62,15 @@ class Check:
 def check_platform(sysinfo: System) -> Check:
     if not sysinfo.is_mac:
         return Check("platform", NOTE, f"{sysinfo.describe()}: replaying recordings works here "
-                     "(`osq-esf run --source replay:PATH`, `query`, `shell`, `demo`); live events "
-                     "(eslogger, native) need macOS 13 or later, so the checks below run against a "
-                     "test double only if one is configured")
-    if sysinfo.macos is None or sysinfo.macos < (13,):
-        return Check("platform", FAIL, f"{sysinfo.describe()}: eslogger needs macOS 13 (Ventura) or later",
+                     "(`osq-esf run --source replay:PATH`, `query`, `shell`, `demo`); live events need "
+                     "macOS (eslogger 13+, native 11+), so the checks below run against a test double "
+                     "only if one is configured")
+    if sysinfo.macos is None or sysinfo.macos < NATIVE_MACOS:
+        return Check("platform", FAIL, f"{sysinfo.describe()}: live events need macOS 11 (native) or 13 (eslogger)",
                      "upgrade macOS, or replay recordings made elsewhere")
+    if sysinfo.macos < ESLOGGER_MACOS:
+        return Check("platform", NOTE, f"{sysinfo.describe()}: no eslogger before macOS 13; the native source "
+                     "(--source native, from the signed osq-esf.app) is the live source here")
     return Check("platform", OK, f"{sysinfo.describe()}")
 
 
@@ -72,8 +78,8 @@ def check_root(sysinfo: System) -> Check:
     if sysinfo.euid == 0:
         return Check("root", OK, "running as root")
     if not sysinfo.is_mac:
-        return Check("root", NOTE, "not root (only eslogger on a Mac needs it)")
-    return Check("root", FAIL, f"running as uid {sysinfo.euid}; eslogger must run as root",
+        return Check("root", NOTE, "not root (only live sources on a Mac need it)")
+    return Check("root", FAIL, f"running as uid {sysinfo.euid}; eslogger and the native source must run as root",
                  "run `sudo osq-esf doctor`; osqueryd runs its extensions as root")
 
 
@@ -163,6 +169,63 @@ def check_full_disk_access(binary: str, config, wait: float = 1.5) -> Check:
                  why or "run the same command by hand to see why")
 
 
+# es_new_client results -> (what it means, in one line; the fix).
+NATIVE_REFUSALS = {
+    3: ("not entitled: this executable lacks com.apple.developer.endpoint-security.client",
+        f"run the signed launcher ({LAUNCHER} doctor); a plain python3 never has the entitlement"),
+    4: ("no Full Disk Access for the process that starts osq-esf", PPPC_FIX),
+    5: ("not root: Endpoint Security clients must run as root", "run it with sudo, or from a LaunchDaemon"),
+    6: ("too many Endpoint Security clients on this Mac", "stop another ES tool, or use fewer [clients]"),
+}
+
+
+def _native_wanted(sysinfo: System) -> bool:
+    from osq_esf.sources.native import ENV_SIM
+
+    return sysinfo.is_mac or bool(os.environ.get(ENV_SIM))
+
+
+def check_native(sysinfo: System, config) -> list[Check]:
+    """Can this process be an ES client?  One line per problem: the module, es_new_client's
+    verdict (entitlement, root, Full Disk Access, too many clients), what this macOS lacks.
+
+    Problems fail the check where native is the live source: macOS 11/12 (no eslogger), or
+    when run from the osq-esf.app launcher.  Elsewhere eslogger may be all that is used, so
+    they are notes, with the same one-line reasons."""
+    from osq_esf.sources import native
+
+    if not _native_wanted(sysinfo):
+        return [Check("native", NOTE, "needs macOS 11 or later and the signed osq-esf.app")]
+    bad = FAIL if sysinfo.bundled or (sysinfo.macos is not None and sysinfo.macos < ESLOGGER_MACOS) else NOTE
+    if sysinfo.macos is not None and sysinfo.macos < NATIVE_MACOS:
+        return [Check("native", FAIL, f"{sysinfo.describe()} is older than macOS 11, the oldest the native "
+                      "source supports", "upgrade macOS")]
+    from osq_esf.sources.common import configured_clients, newer_than, split_supported
+
+    try:
+        clients = configured_clients(config, spec="native")
+        module = native.load_module()
+    except SourceError as e:
+        return [Check("native", bad, str(e))]
+    ffi, lib = module.ffi, module.lib
+    result = ffi.new("int *")
+    client = lib.esf_client_new(4096, result)
+    if client == ffi.NULL:
+        what, fix = NATIVE_REFUSALS.get(result[0], (native.explain_new_client(result[0]), ""))
+        return [Check("native", bad, what, fix)]
+    lib.esf_client_delete(client)
+    checks = [Check("native", OK, "es_new_client succeeded: entitled, root, Full Disk Access")]
+    missing = native.missing_features(lib.esf_capabilities())
+    if missing:
+        checks.append(Check("native features", NOTE, f"{sysinfo.describe()} has no {', '.join(missing)}: "
+                            "mute rules that need them run in the pipeline only"))
+    skipped = [f"{name}: {s}" for name, evs in clients.items()
+               for s in split_supported(evs, newer_than(sysinfo.macos))[1]]
+    if skipped:
+        checks.append(Check("native events", NOTE, f"{len(skipped)} event types left out ({'; '.join(skipped)})"))
+    return checks
+
+
 def check_socket(path: str | None) -> Check:
     candidates = [path] if path else [p for p in SOCKETS if os.path.exists(p)]
     if not candidates:
@@ -191,7 +254,10 @@ def run_checks(config_path: str | None = None, socket_path: str | None = None,
     checks = [check_platform(sysinfo), check_root(sysinfo)]
     c, config = check_config(config_path)
     checks.append(c)
-    c, binary = check_eslogger(sysinfo, config)
+    if sysinfo.is_mac and sysinfo.macos is not None and sysinfo.macos < ESLOGGER_MACOS:
+        c, binary = Check("eslogger", NOTE, "eslogger came with macOS 13: use --source native"), None
+    else:
+        c, binary = check_eslogger(sysinfo, config)
     checks.append(c)
     if binary:
         events = check_events(binary, config)
@@ -200,6 +266,7 @@ def run_checks(config_path: str | None = None, socket_path: str | None = None,
             checks.append(check_full_disk_access(binary, config))
         elif events.status == OK:
             checks.append(Check("full disk access", NOTE, "not checked: it needs root first"))
+    checks.extend(check_native(sysinfo, config))
     checks.append(check_socket(socket_path))
     return checks
 

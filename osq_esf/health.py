@@ -6,7 +6,9 @@ Two jobs, both under the pipeline lock:
   and event type: ``received`` = ``buffered + evicted + muted + filtered + decode_errors``,
   exactly.  The pipeline counts received/appended/typed decode errors, the rules stage's
   verdicts arrive through ``Pipeline.dropped``, and the rings attribute every eviction
-  to the (event_type, client) of the row they overwrite.
+  to the (event_type, client) of the row they overwrite.  Messages the native shim
+  could not turn into a line (a type newer than its SDK) never arrive, so they are
+  counted apart in ``unformatted``, outside the identity.
 * **Sequence accounting** (the pipeline's ``sequence`` stage).  The kernel drops
   events silently when a client's queue is full; the only trace is a jump in
   ``seq_num`` (per client and type) or ``global_seq_num`` (per client).  The recipe is
@@ -30,11 +32,11 @@ WARN_INTERVAL = 10.0  # seconds between two loss warnings of one client
 class TypeCounts:
     """Counters of one client × event type; mutated under the pipeline lock."""
 
-    __slots__ = ("received", "appended", "muted", "filtered", "decode_errors",
+    __slots__ = ("received", "appended", "muted", "filtered", "decode_errors", "unformatted",
                  "seq_gaps", "lost", "regressions", "last_seq", "unreported")
 
     def __init__(self):
-        self.received = self.appended = self.muted = self.filtered = self.decode_errors = 0
+        self.received = self.appended = self.muted = self.filtered = self.decode_errors = self.unformatted = 0
         self.seq_gaps = self.lost = self.regressions = 0
         self.last_seq: int | None = None
         self.unreported = 0  # lost since the last warning
@@ -91,6 +93,12 @@ class Health:
         types = self.client(client).types
         for s in shorts:
             types.setdefault(s, TypeCounts())
+
+    def unformatted(self, client: str, short: str, count: int) -> None:
+        """``count`` more messages the native shim could not format (they never became lines)."""
+        types = self.types_of(client)
+        tc = types.get(short) or types.setdefault(short, TypeCounts())
+        tc.unformatted += count
 
     # -- the pipeline's sequence stage ------------------------------------------------
 
@@ -188,7 +196,7 @@ class Health:
                     rows.append({
                         "client": name, "event_type": short, "received": tc.received,
                         "buffered": tc.appended - ev, "evicted": ev, "muted": tc.muted,
-                        "filtered": tc.filtered, "decode_errors": tc.decode_errors,
+                        "filtered": tc.filtered, "decode_errors": tc.decode_errors, "unformatted": tc.unformatted,
                         "seq_gaps": tc.seq_gaps, "lost": tc.lost, "regressions": tc.regressions,
                         "restarts": c.restarts, "last_seq": tc.last_seq, "state": state, "since": since,
                     })
@@ -197,7 +205,7 @@ class Health:
                 total = {"client": name, "event_type": TOTAL, "seq_gaps": c.seq_gaps, "lost": c.lost,
                          "regressions": c.regressions, "restarts": c.restarts, "last_seq": c.last_seq,
                          "state": state, "since": since}
-                for k in ("received", "buffered", "evicted", "muted", "filtered", "decode_errors"):
+                for k in ("received", "buffered", "evicted", "muted", "filtered", "decode_errors", "unformatted"):
                     total[k] = sum(r[k] for r in rows)
                 total["received"] += untyped
                 total["decode_errors"] += untyped

@@ -185,6 +185,11 @@ class Pipeline:
         with self.lock:
             self.health.restarted(client)
 
+    def unformatted(self, client: str, short: str, count: int) -> None:
+        """Messages a source received but could not turn into lines (es_health.unformatted)."""
+        with self.lock:
+            self.health.unformatted(client, short, count)
+
     def mute_rules(self) -> tuple[object, list]:
         """(the rules in force, their mute rules), for a source that mirrors mutes into the kernel."""
         rules = self.rules

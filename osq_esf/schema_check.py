@@ -87,6 +87,10 @@ BETA_ONLY_VERSION = 3
 # es_authentication_type_t -> the arm of authentication's data union (ESTypes.h).
 AUTHENTICATION_ARMS = ("od", "touchid", "token", "auto_unlock")
 
+# The stat keys the native shim writes (native/README.md): with ``partial_stat`` a stat
+# block must hold these and may leave out the rest.
+NATIVE_STAT_KEYS = frozenset(("st_uid", "st_gid", "st_mode", "st_size", "st_birthtimespec"))
+
 TOKEN_KEYS = ("auid", "euid", "egid", "ruid", "rgid", "pid", "asid", "pidversion")
 _TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.(\d+))?Z\Z")
 _HEX = re.compile(r"[0-9A-F]+\Z")
@@ -167,10 +171,11 @@ def load_schema() -> Schema:
 
 
 class _Checker:
-    def __init__(self, schema: Schema, version: int, allow_empty_stat: bool):
+    def __init__(self, schema: Schema, version: int, allow_empty_stat: bool, partial_stat: bool = False):
         self.schema = schema
         self.version = version
         self.allow_empty_stat = allow_empty_stat
+        self.partial_stat = partial_stat
         self.errors: list[str] = []
 
     def err(self, where: str, what: str) -> None:
@@ -191,7 +196,8 @@ class _Checker:
                 continue
             if not present:
                 beta = since == BETA_ONLY_VERSION and self.version == BETA_ONLY_VERSION
-                if not (child.optional and not since) and required and not beta:
+                partial = gate == "stat" and self.partial_stat and key not in NATIVE_STAT_KEYS
+                if not (child.optional and not since) and required and not beta and not partial:
                     self.err(where, f"missing key {key}")
                 continue
             self.value(value[key], child, path, key, f"{gate}.{key}" if gate else None)
@@ -287,12 +293,14 @@ def _short(v: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def check(msg: Any, *, allow_unknown_event: bool = False, allow_empty_stat: bool = False) -> list[str]:
+def check(msg: Any, *, allow_unknown_event: bool = False, allow_empty_stat: bool = False,
+          partial_stat: bool = False) -> list[str]:
     """Every way ``msg`` (a decoded JSON object) differs from what eslogger writes; [] if none.
 
     ``allow_unknown_event`` accepts event types the schema has no keys for (values above
     147 from a newer macOS) after checking the envelope and the process.
     ``allow_empty_stat`` accepts ``"stat": {}``, which hand-made fixtures use for brevity.
+    ``partial_stat`` accepts stat blocks with only :data:`NATIVE_STAT_KEYS` (the native shim's).
     """
     schema = load_schema()
     if type(msg) is not dict:
@@ -300,7 +308,7 @@ def check(msg: Any, *, allow_unknown_event: bool = False, allow_empty_stat: bool
     version = msg.get("version")
     if type(version) is not int or not 1 <= version <= 64:
         version = 99  # check as the newest; the envelope pass reports the bad version
-    c = _Checker(schema, version, allow_empty_stat)
+    c = _Checker(schema, version, allow_empty_stat, partial_stat)
     envelope = _Node()
     envelope.children = {k: v for k, v in schema.envelope.children.items() if k != "event"}
     body = {k: v for k, v in msg.items() if k != "event"}

@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# The native simulator's fixtures (sim_dir, sim): one build per session for every test module.
+pytest_plugins = ["tests.native_sim"]
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 SHARED_DATA = SHARED / "data"

@@ -77,9 +77,13 @@ def test_mac_without_root(tmp_path):
 
 
 def test_old_macos_and_missing_binary(tmp_path):
+    older = by_name(run_checks(None, None, System("darwin", (10, 15), 0)))
+    assert older["platform"].status == FAIL and "macOS 11" in older["platform"].detail
+    assert older["native"].status == FAIL and "older than macOS 11" in older["native"].detail
     old = System("darwin", (12, 6), 0)
     checks = by_name(run_checks(None, None, old))
-    assert checks["platform"].status == FAIL and "macOS 13" in checks["platform"].detail
+    assert checks["platform"].status == NOTE and "native" in checks["platform"].detail
+    assert checks["eslogger"].status == NOTE and "--source native" in checks["eslogger"].detail
     bad = tmp_path / "c.toml"
     bad.write_text(f'[eslogger]\nbinary = "{tmp_path}/nothing"\n')
     bad.chmod(0o600)
@@ -122,3 +126,46 @@ def test_cli_doctor_runs_here():
     r = subprocess.run([sys.executable, "-m", "osq_esf", "doctor"], capture_output=True, text=True, timeout=60)
     assert r.stdout.startswith("osq-esf doctor on ")
     assert r.returncode in (0, 1) and not r.stderr
+
+
+# -- the native source: one line per reason es_new_client refuses ---------------------------
+
+@pytest.mark.parametrize("result,words,fix", [
+    (3, "not entitled", "osq-esf.app/Contents/MacOS/osq-esf doctor"), (4, "no Full Disk Access", "PPPC"),
+    (5, "not root", "sudo"), (6, "too many Endpoint Security clients", "stop another ES tool"),
+])
+def test_native_refusals_one_line_each(sim, tmp_path, result, words, fix):
+    sim.lib.es_sim_set_new_client_result(result)
+    bundled = System("darwin", (14, 2), 0, bundled=True)  # run from osq-esf.app: native is the source
+    checks = doctor.check_native(bundled, None)
+    (native,) = checks
+    assert native.status == FAIL and native.detail.startswith(words) and fix in native.fix
+    assert "\n" not in native.detail
+    assert render(checks, bundled).count(words) == 1
+    # From a plain python3 on a Mac with eslogger, the same reason is a note, not a problem.
+    sim.lib.es_sim_set_new_client_result(result)
+    assert doctor.check_native(MAC, None)[0].status == NOTE
+
+
+def test_native_ready_and_what_an_older_macos_lacks(sim, tmp_path):
+    checks = by_name(run_checks(write_config(tmp_path), None, MAC))
+    assert checks["native"].status == OK and "native features" not in checks
+    sim.lib.es_sim_set_os_version(12, 6)
+    old = System("darwin", (12, 6), 0)
+    checks = by_name(run_checks(write_config(tmp_path), None, old))
+    assert checks["native"].status == OK
+    note = checks["native features"]
+    assert note.status == NOTE and "macOS 12.6 has no target-path mutes (macOS 13), mute inversion (macOS 13)" \
+        in note.detail
+
+
+def test_native_without_a_shim_or_with_a_newer_event_says_which(sim, tmp_path, monkeypatch):
+    cfg = write_config(tmp_path, '[clients]\nprocess = ["exec", "fork", "exit"]\ntcc = ["tcc_modify"]')
+    checks = by_name(run_checks(cfg, None, MAC))
+    assert checks["native"].status == OK
+    note = checks["native events"]
+    assert note.status == NOTE and "tcc_modify" in note.detail and "15.4" in note.detail
+    old = System("darwin", (12, 6), 0)  # no eslogger: native is the only live source
+    monkeypatch.setenv("OSQ_ESF_NATIVE_SIM", str(tmp_path))
+    native = by_name(run_checks(write_config(tmp_path), None, old))["native"]
+    assert native.status == FAIL and "holds no _esf_native build" in native.detail

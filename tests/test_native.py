@@ -1,8 +1,11 @@
 """The native source: the C shim built with cffi against the simulated libEndpointSecurity.
 
-The simulator (native/sim) runs a handler thread per client, applies subscriptions,
-path mutes and inversion, and logs every ES call, so these tests see what a Mac's ES
-would be asked to do and what the pipeline makes of the messages it delivers.
+The simulator (native/sim) runs a handler thread per client behind a bounded kernel
+queue, applies subscriptions, mutes and inversion, logs every ES call and records
+what a Mac would punish (tests/native_sim.py fails a test on any of it).  These tests
+see what a Mac's ES would be asked to do and what the pipeline makes of the messages
+it delivers.  The strict-API cases (drops, failures, late handler calls, AUTH,
+macOS 11/12) are in tests/test_native_strict.py.
 """
 
 from __future__ import annotations
@@ -10,156 +13,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
-import time
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from osq_esf.config import parse_config
-from osq_esf.kinds import default_kinds
 from osq_esf.decode import decode_line
+from osq_esf.events import number_of
+from osq_esf.kinds import default_kinds
 from osq_esf.health import TOTAL
-from osq_esf.rules.mutes import MutesConfig, MuteRule
+from osq_esf.rules.mutes import DEFAULT_EVENTS, MutesConfig, MuteRule
 from osq_esf.sources import SourceError
-from osq_esf.sources.native import ENV_SIM, KernelMutes, explain_new_client, kernel_mutes, native_sources
+from osq_esf.sources.common import default_clients
+from osq_esf.sources.native import (ALL_CAPS, CAP_PATH_EVENTS, ENV_SIM, KernelMutes, explain_new_client,
+                                    kernel_mutes, native_sources)
+from tests.native_sim import (Builder, RawClient, by_client, calls, es_of, install_rules, start, stop, wait_for,
+                              without_self_mute)
 from tests.test_health import buffered_in_rings, pipeline, rows_by
 
-REPO = Path(__file__).resolve().parents[1]
-TYPES = {"exec": 9, "open": 10, "fork": 11, "close": 12, "exit": 15, "iokit_open": 24, "write": 33}
-
-
-@pytest.fixture(scope="session")
-def sim_dir(tmp_path_factory):
-    """The simulator build of _esf_native, compiled once per run with the system compiler."""
-    if not (shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc") or shutil.which("clang")):
-        pytest.skip("no C compiler: the native shim cannot be built here")
-    sys.path.insert(0, str(REPO / "native"))
-    try:
-        import build as native_build
-    finally:
-        sys.path.remove(str(REPO / "native"))
-    out = tmp_path_factory.mktemp("esf_native")
-    try:
-        native_build.build(out, simulator=True)
-    except Exception as e:  # cffi's VerificationError / CompileError: no working toolchain
-        pytest.skip(f"cannot build the simulator shim: {e}")
-    return str(out)
-
-
-@pytest.fixture
-def sim(sim_dir, monkeypatch):
-    from osq_esf.sources.native import load_module
-
-    monkeypatch.setenv(ENV_SIM, sim_dir)
-    mod = load_module()
-    mod.lib.es_sim_reset()
-    return mod
-
-
-def calls(mod) -> list[str]:
-    buf = mod.ffi.new("char[]", 1 << 20)
-    return mod.ffi.buffer(buf, mod.lib.es_sim_calls(buf, 1 << 20))[:].decode().splitlines()
-
-
-def wait_for(pred, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-class Events:
-    """Builds es_sim_event structs; keeps the C strings alive as long as itself."""
-
-    def __init__(self, mod):
-        self.ffi, self.lib = mod.ffi, mod.lib
-        self.keep = []
-
-    def s(self, text: str | bytes):
-        b = text.encode() if isinstance(text, str) else text
-        p = self.ffi.new("char[]", b)
-        self.keep.append(p)
-        return p
-
-    def packed(self, items: list[str]):
-        return self.s(b"".join(i.encode() + b"\0" for i in items)), len(items)
-
-    def proc(self, p, path="/bin/zsh", pid=100, pidversion=1, ppid=1, uid=501, signing_id="com.apple.zsh",
-             team_id=None, tty=None):
-        p.path = self.s(path)
-        p.pid, p.pidversion, p.ppid, p.original_ppid = pid, pidversion, ppid, ppid
-        p.auid = p.euid = p.ruid = uid
-        p.egid = p.rgid = 20
-        p.asid = 100001
-        p.parent_pid, p.parent_pidversion = ppid, 7
-        p.responsible_pid, p.responsible_pidversion = pid, pidversion
-        p.codesigning_flags = 0x2000001
-        p.is_platform_binary = 1
-        p.signing_id = self.s(signing_id) if signing_id else self.ffi.NULL
-        p.team_id = self.s(team_id) if team_id else self.ffi.NULL
-        p.tty = self.s(tty) if tty else self.ffi.NULL
-        for i in range(20):
-            p.cdhash[i] = i * 13 % 256
-        p.start_sec, p.start_usec = 1_790_000_000, 123456
-
-    def event(self, short: str, seq: int = 0, gseq: int = 0, version: int = 10, **kw):
-        ev = self.ffi.new("es_sim_event *")
-        self.keep.append(ev)
-        ev.event_type, ev.version = TYPES[short], version
-        ev.seq_num, ev.global_seq_num, ev.thread_id = seq, gseq, 4242
-        ev.time_sec, ev.time_nsec, ev.mach_time = 1_790_000_000 + seq, 314153644, 99 + seq
-        self.proc(ev.process, **kw.pop("process", {}))
-        if "target" in kw:
-            self.proc(ev.target, **kw.pop("target"))
-        for key in ("args", "env"):
-            if key in kw:
-                ptr, n = self.packed(kw.pop(key))
-                setattr(ev, key, ptr)
-                setattr(ev, "argc" if key == "args" else "envc", n)
-        for key, value in kw.items():
-            setattr(ev, key, self.s(value) if isinstance(value, (str, bytes)) else value)
-        return ev
-
-
-def start(p, mod, config_text: str = "", arg: str = ""):
-    cfg = parse_config(config_text, "test") if config_text else None
-    srcs = native_sources(p, arg, "native" + (":" + arg if arg else ""), cfg, module=mod)
-    for s in srcs:
-        s.start()
-    wait_for(lambda: all(s.state.state != "starting" for s in srcs), "sources to start")
-    return {s.state.name: s for s in srcs}
-
-
-def stop(srcs):
-    for s in srcs.values():
-        s.stop()
-    for s in srcs.values():
-        s.join(10)
-        assert not s._thread.is_alive()
-
-
-def install_rules(p, config_text: str = ""):
-    """The rules the app would install for this config (defaults without one)."""
-    from tests.pipelines import install_config
-
-    install_config(p, config_text)
-
-
-def by_client(lines: list[str]) -> dict[int, list[str]]:
-    out: dict[int, list[str]] = {}
-    for line in lines:
-        word, ident, *rest = line.split(" ")
-        if word == "new_client" and ident == "-":
-            continue
-        out.setdefault(int(ident), []).append(" ".join([word, *rest]))
-    return out
+REPO_NATIVE_TYPES = {"exec": 9, "open": 10, "fork": 11, "close": 12, "exit": 15, "iokit_open": 24, "write": 33}
 
 
 # -- subscriptions, mutes, errors -----------------------------------------------------------
@@ -172,13 +47,10 @@ def test_each_client_subscribes_its_own_types_after_its_mutes(sim):
         log = by_client(calls(sim))
         subs = {frozenset(int(x) for x in c[-1].split(" ")[1].split(",")) for c in log.values()}
         # One client per default group the table declarations name, each with its own types.
-        from osq_esf.events import number_of
-        from osq_esf.sources.common import default_clients
-
         assert subs == {frozenset(map(number_of, evs)) for evs in default_clients().values()}
         for c in log.values():
             assert c[0] == "new_client 0" and c[-1].startswith("subscribe")  # nothing after subscribe
-        from osq_esf.rules.mutes import DEFAULT_EVENTS
+            assert c[1].startswith("mute_process ")  # its own events never come back to it
 
         def types_of(call: str) -> set[int]:
             return {int(x) for x in call.rsplit(" ", 1)[1].split(",")}
@@ -195,15 +67,16 @@ def test_each_client_subscribes_its_own_types_after_its_mutes(sim):
         assert {9, 11, 15} <= process_types  # exec, fork, exit
         process_calls = next(c for c in log.values() if types_of(c[-1]) == process_types)
         # ES's default mute set is left alone
-        assert process_calls == ["new_client 0", "subscribe " + ",".join(map(str, sorted(process_types)))]
+        assert without_self_mute(process_calls) == [
+            "new_client 0", "subscribe " + ",".join(map(str, sorted(process_types)))]
         rows = {r["name"]: r for r in p.rules.rows()}
         assert rows["default:cfprefsd"]["applied"] == "kernel+pipeline"
+        assert all(s.stats()["self_muted"] == 1 for s in srcs.values())
     finally:
         stop(srcs)
 
 
-def test_inversion_clears_paths_first_and_kernel_and_pipeline_agree(sim):
-    cfg = """
+INVERTED = """
 [clients]
 file = ["open", "write"]
 [lineage]
@@ -216,19 +89,22 @@ name = "apps"
 process_path_prefix = "/Applications/"
 events = ["open"]
 """
+
+
+def test_inversion_clears_paths_first_and_kernel_and_pipeline_agree(sim):
     p = pipeline()
-    install_rules(p, cfg)
-    srcs = start(p, sim, cfg)
+    install_rules(p, INVERTED)
+    srcs = start(p, sim, INVERTED)
     try:
         (c,) = by_client(calls(sim)).values()
-        assert c == ["new_client 0", "unmute_all_paths", "unmute_all_target_paths", "invert_muting 1 -> 1",
-                     "mute_path_events 0 /Applications/ 10", "subscribe 10,33"]
-        ev = Events(sim)
-        es = sim.lib.esf_es_client(srcs["file"].client)
-        assert sim.lib.es_sim_deliver(es, ev.event("open", process={"path": "/Applications/A.app/a"}, path="/x")) == 0
-        assert sim.lib.es_sim_deliver(es, ev.event("open", 1, 1, process={"path": "/usr/bin/b"}, path="/x")) == 2
-        assert sim.lib.es_sim_deliver(es, ev.event("write", 0, 2, process={"path": "/Applications/A.app/a"},
-                                                   path="/x")) == 2
+        assert without_self_mute(c) == ["new_client 0", "unmute_all_paths", "unmute_all_target_paths",
+                                        "mute_path_events 0 /Applications/ 10", "invert_muting 1 -> 1",
+                                        "subscribe 10,33"]
+        b = Builder(sim)
+        es = es_of(sim, srcs["file"])
+        assert sim.lib.es_sim_deliver(es, b.open("/x", process=b.process("/Applications/A.app/a"))) == 0
+        assert sim.lib.es_sim_deliver(es, b.open("/x", process=b.process("/usr/bin/b"))) == 2
+        assert sim.lib.es_sim_deliver(es, b.write("/x", process=b.process("/Applications/A.app/a"))) == 2
         wait_for(lambda: srcs["file"].state.events == 1, "the selected open")
         rows = {r["name"]: r for r in p.rules.rows()}
         assert rows["apps"]["applied"] == rows["invert:process_path"]["applied"] == "kernel+pipeline"
@@ -237,7 +113,7 @@ events = ["open"]
         stop(srcs)
 
 
-def test_lineage_keeps_inversion_out_of_a_client_with_process_events():
+def test_kernel_plan_keeps_lineage_types_and_follows_the_os():
     rules = MutesConfig(defaults=False, invert=frozenset({"process_path"}), rules=(
         MuteRule("r", "process_path", "literal", ("/bin/x",), None),)).active()
     assert kernel_mutes(rules, ["exec", "open"], frozenset({"exec", "fork", "exit"})) == KernelMutes()
@@ -250,20 +126,29 @@ def test_lineage_keeps_inversion_out_of_a_client_with_process_events():
     assert kernel_mutes(inv, ["open"]) == KernelMutes()
     glob = MutesConfig(defaults=False, rules=(MuteRule("g", "process_path", "glob", ("/bin/*",), None),)).active()
     assert kernel_mutes(glob, ["open"]) == KernelMutes()
+    # macOS 12: no target paths, no inversion; macOS 11: a path for every type or nothing.
+    assert kernel_mutes(target, ["open"], caps=CAP_PATH_EVENTS) == KernelMutes()
+    assert not kernel_mutes(rules, ["open"], caps=CAP_PATH_EVENTS).invert_path
+    some = MutesConfig(defaults=False, rules=(MuteRule("s", "process_path", "prefix", ("/opt/",),
+                                                       frozenset({"open"})),)).active()
+    assert kernel_mutes(some, ["open", "write"], caps=0) == KernelMutes()
+    assert kernel_mutes(some, ["open"], caps=0).calls == (("/opt/", 0, ()),)
+    assert kernel_mutes(some, ["open", "write"], caps=ALL_CAPS).calls == (("/opt/", 0, ("open",)),)
 
 
 @pytest.mark.parametrize("result,words", [
-    (3, "com.apple.developer.endpoint-security.client"), (4, "Full Disk Access"), (5, "root"),
-    (6, "too many Endpoint Security clients"),
+    (1, "rejected an argument"), (2, "internal error"), (3, "com.apple.developer.endpoint-security.client"),
+    (4, "Full Disk Access"), (5, "root"), (6, "too many Endpoint Security clients"),
 ])
-def test_es_new_client_refusals_are_explained(sim, result, words):
+def test_every_es_new_client_refusal_is_explained(sim, result, words):
     sim.lib.es_sim_set_new_client_result(result)
     p = pipeline()
     srcs = start(p, sim, "[clients]\nprocess = [\"exec\", \"fork\", \"exit\"]\n")
     stop(srcs)
     (row,) = p.source_rows()
     assert row["state"] == "failed" and words in row["last_error"]
-    assert row["last_error"].startswith(f"es_new_client failed ({sim.ffi.string(sim.lib.esf_new_client_result_name(result)).decode()})")
+    name = sim.ffi.string(sim.lib.esf_new_client_result_name(result)).decode()
+    assert row["last_error"].startswith(f"es_new_client failed ({name})")
     assert "new_client - %d" % result in calls(sim)
 
 
@@ -294,27 +179,28 @@ def test_injected_messages_reach_the_tables_over_the_protocol(sim, sim_dir, monk
     try:
         srcs = {s.state.name: s for s in app.sources}
         wait_for(lambda: all(s.client is not None for s in srcs.values()), "clients")
-        ev = Events(sim)
+        b = Builder(sim)
         deliver = sim.lib.es_sim_deliver
-        proc = sim.lib.esf_es_client(srcs["process"].client)
-        file = sim.lib.esf_es_client(srcs["file"].client)
-        dev = sim.lib.esf_es_client(srcs["device"].client)
-        assert deliver(proc, ev.event("exec", 0, 0, process={"path": "/bin/zsh", "pid": 300},
-                                      target={"path": "/usr/bin/curl", "pid": 300, "pidversion": 2,
-                                              "team_id": "ABCDE12345", "tty": "/dev/ttys001"},
-                                      args=["curl", "-o", "a file", 'say "hi"'], env=["HOME=/Users/me", "LANG=C"],
-                                      cwd="/Users/me", dyld_exec_path="/usr/bin/curl", last_fd=3,
-                                      cputype=16777228, cpusubtype=2)) == 0
-        assert deliver(proc, ev.event("fork", 0, 1, process={"pid": 300, "pidversion": 2},
-                                      target={"pid": 301, "pidversion": 9})) == 0
-        assert deliver(proc, ev.event("exit", 0, 2, process={"pid": 301, "pidversion": 9}, stat=3 << 8)) == 0
-        assert deliver(file, ev.event("open", 0, 0, process={"path": "/usr/bin/curl", "pid": 300}, fflag=0x202,
-                                      path="/Users/me/a file")) == 0
-        assert deliver(file, ev.event("write", 0, 1, path="/Users/me/a file")) == 0
-        assert deliver(dev, ev.event("iokit_open", 0, 0, user_client_type=7, user_client_class="IOHIDParamUserClient",
-                                     parent_registry_id=4294968000, parent_path="IOService:/AppleARM")) == 0
+        proc, file, dev = (es_of(sim, srcs[n]) for n in ("process", "file", "device"))
+        target = b.process("/usr/bin/curl", pid=300, pidversion=2, team_id="ABCDE12345", tty="/dev/ttys001")
+        assert deliver(proc, b.exec(target, process=b.process("/bin/zsh", pid=300),
+                                    args=["curl", "-o", "a file", 'say "hi"'], env=["HOME=/Users/me", "LANG=C"],
+                                    dyld_exec_path="/usr/bin/curl", last_fd=3, cputype=16777228, cpusubtype=2)) == 0
+        fork = b.message("fork", process=b.process(pid=300, pidversion=2))
+        fork.event.fork.child = b.process(pid=301, pidversion=9)
+        assert deliver(proc, fork) == 0
+        ex = b.message("exit", process=b.process(pid=301, pidversion=9))
+        ex.event.exit.stat = 3 << 8
+        assert deliver(proc, ex) == 0
+        assert deliver(file, b.open("/Users/me/a file", fflag=0x202, process=b.process("/usr/bin/curl", pid=300))) == 0
+        assert deliver(file, b.write("/Users/me/a file")) == 0
+        io = b.message("iokit_open")
+        io.event.iokit_open.user_client_type, io.event.iokit_open.user_client_class = 7, b.tok("IOHIDParamUserClient")
+        io.event.iokit_open.parent_registry_id = 4294968000
+        io.event.iokit_open.parent_path = b.tok("IOService:/AppleARM")
+        assert deliver(dev, io) == 0
         for s in srcs.values():
-            assert sim.lib.es_sim_wait_idle(sim.lib.esf_es_client(s.client), 5000) == 0
+            assert sim.lib.es_sim_wait_idle(es_of(sim, s), 5000) == 0
         wait_for(lambda: sum(s.state.events for s in srcs.values()) == 6, "six events")
         path = f"{sock}.{app.server.uuid}"
 
@@ -342,6 +228,7 @@ def test_injected_messages_reach_the_tables_over_the_protocol(sim, sim_dir, monk
         assert (i["user_client_class"], i["user_client_type"], i["parent_registry_id"], i["iokit_parent_path"]) == (
             "IOHIDParamUserClient", "7", "4294968000", "IOService:/AppleARM")
         assert rows("es_decode_errors") == []
+        assert {r["event_type"]: r["unformatted"] for r in rows("es_health") if r["client"] == "file"}["*"] == "0"
     finally:
         app.close()
         manager.stop()
@@ -353,18 +240,21 @@ def test_injected_messages_reach_the_tables_over_the_protocol(sim, sim_dir, monk
     assert sum(line.startswith("joined") for line in log) == len(srcs)
 
 
-def test_seq_numbers_pass_through_so_simulated_drops_are_counted_exactly(sim):
+def test_kernel_drops_show_as_sequence_gaps_counted_exactly(sim):
     p = pipeline()
     srcs = start(p, sim, '[clients]\nfile = ["open", "write"]\n[lineage]\nenabled = false\n')
     try:
-        es = sim.lib.esf_es_client(srcs["file"].client)
-        ev = Events(sim)
-        # open 0,1,4,5 (2 lost); write 0,3 (2 lost); global 0..9 minus the 4 lost.
-        plan = [("open", 0, 0), ("open", 1, 1), ("write", 0, 2), ("open", 4, 5), ("write", 3, 8), ("open", 5, 9)]
-        for short, seq, g in plan:
-            assert sim.lib.es_sim_deliver(es, ev.event(short, seq, g, path="/tmp/f")) == 0
+        es = es_of(sim, srcs["file"])
+        b = Builder(sim)
+        # open 0,1 | 2 dropped | 4,5 ; write 0 | 2 dropped | 3 ; global 0..9 with the 4 drops inside
+        for step in ("open", "open", ("drop", "open", 2), "write", ("drop", "write", 2), "open", "write", "open"):
+            if isinstance(step, tuple):
+                sim.lib.es_sim_drop(es, REPO_NATIVE_TYPES[step[1]], step[2])
+            else:
+                assert sim.lib.es_sim_deliver(es, b.open() if step == "open" else b.write()) == 0
         assert sim.lib.es_sim_wait_idle(es, 5000) == 0
         wait_for(lambda: srcs["file"].state.events == 6, "six events")
+        assert sim.lib.es_sim_dropped(es) == 4
     finally:
         stop(srcs)
     rows = rows_by(p)
@@ -376,16 +266,16 @@ def test_seq_numbers_pass_through_so_simulated_drops_are_counted_exactly(sim):
 def test_draining_in_batches_under_backpressure_loses_and_duplicates_nothing(sim):
     p = pipeline(es_open=50_000)
     src = native_sources(p, "", "native", parse_config('[clients]\nbusy = ["open"]\n', "t"), module=sim)[0]
-    src.ring_bytes = 16 << 10  # a dozen lines: the handler must wait for the reader again and again
+    src.ring_bytes = 16 << 10  # a handful of lines: the handler must wait for the reader again and again
+    sim.lib.es_sim_set_queue_limit(1 << 20)  # the kernel never drops here: backpressure only
     src.start()
     try:
         wait_for(lambda: src.client is not None and src.state.state == "running", "running")
-        es = sim.lib.esf_es_client(src.client)
-        ev = Events(sim)
+        es = es_of(sim, src)
+        b = Builder(sim)
         n = 6000
-        proto = ev.event("open", path="/Users/me/some/rather/long/path/to/make/lines/bigger.txt")
-        for i in range(n):
-            proto.seq_num = proto.global_seq_num = i
+        proto = b.open("/Users/me/some/rather/long/path/to/make/lines/bigger.txt")
+        for _ in range(n):
             assert sim.lib.es_sim_deliver(es, proto) == 0
         assert sim.lib.es_sim_wait_idle(es, 20000) == 0
         wait_for(lambda: src.state.events == n, f"{n} events", 20)
@@ -407,56 +297,33 @@ def test_stop_drains_what_was_delivered_then_deletes_the_client_on_its_thread(si
     p = pipeline()
     srcs = start(p, sim, '[clients]\nfile = ["write"]\n[lineage]\nenabled = false\n')
     src = srcs["file"]
-    es = sim.lib.esf_es_client(src.client)
-    ev = Events(sim)
-    for i in range(50):
-        sim.lib.es_sim_deliver(es, ev.event("write", i, i, path="/tmp/w"))
+    es = es_of(sim, src)
+    b = Builder(sim)
+    for _ in range(50):
+        sim.lib.es_sim_deliver(es, b.write("/tmp/w"))
     assert sim.lib.es_sim_wait_idle(es, 5000) == 0
     stop(srcs)
     assert src.state.events == 50 and src.state.state == "stopped" and src.client is None
-    log = by_client(calls(sim))
-    (c,) = log.values()
+    (c,) = by_client(calls(sim)).values()
     assert c[-4:] == ["unsubscribe_all", "unsubscribe_all", "delete_client same_thread=1", "joined"]
 
 
 # -- the JSON the handler writes --------------------------------------------------------------
 
-class RawClient:
-    """An esf client without a Source: deliver one message, drain its line."""
-
-    def __init__(self, mod):
-        self.mod, self.ffi, self.lib = mod, mod.ffi, mod.lib
-        r = self.ffi.new("int *")
-        self.c = self.lib.esf_client_new(1 << 20, r)
-        assert r[0] == 0
-        names = [self.ffi.new("char[]", k.encode()) for k in TYPES]
-        self.lib.esf_subscribe(self.c, self.ffi.new("uint32_t[]", list(TYPES.values())),
-                               self.ffi.new("char *[]", names), len(names))
-        self.buf = self.ffi.new("char[]", 1 << 20)
-
-    def line(self, ev) -> bytes:
-        assert self.lib.es_sim_deliver(self.lib.esf_es_client(self.c), ev) == 0
-        n = self.lib.esf_drain(self.c, self.buf, 1 << 20, 10, 5000)
-        return self.ffi.buffer(self.buf, n)[:]
-
-    def close(self):
-        self.lib.esf_client_delete(self.c)
-
-
 @pytest.fixture
 def raw(sim):
-    r = RawClient(sim)
-    yield r
-    r.close()
+    with RawClient(sim, list(REPO_NATIVE_TYPES)) as r:
+        yield r
+
+
+TEXT = st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=40)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(path=st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)), max_size=40),
-       args=st.lists(st.text(alphabet=st.characters(blacklist_characters="\0", blacklist_categories=("Cs",)),
-                             max_size=12), max_size=5))
+@given(path=TEXT, args=st.lists(TEXT, max_size=5))
 def test_any_text_survives_the_c_serialiser_exactly(raw, path, args):
-    ev = Events(raw.mod)
-    line = raw.line(ev.event("exec", target={"path": path}, args=args, cwd=path))
+    b = Builder(raw.mod)
+    line = raw.line(b.exec(b.process(path), args=args, cwd=path))
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     msg = decode_line(line)
     assert msg.event.exec.target.executable.path == path
@@ -466,8 +333,8 @@ def test_any_text_survives_the_c_serialiser_exactly(raw, path, args):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.binary(max_size=40).filter(lambda b: b"\0" not in b))
 def test_invalid_utf8_becomes_replacement_characters_never_a_bad_line(raw, path):
-    ev = Events(raw.mod)
-    msg = decode_line(raw.line(ev.event("open", path=path, fflag=1)))
+    b = Builder(raw.mod)
+    msg = decode_line(raw.line(b.open(path)))
     got = msg.event.open.file.path
     try:
         assert got == path.decode("utf-8")
@@ -476,15 +343,17 @@ def test_invalid_utf8_becomes_replacement_characters_never_a_bad_line(raw, path)
 
 
 def test_message_versions_gate_the_fields_like_eslogger(raw):
-    ev = Events(raw.mod)
-    old = json.loads(raw.line(ev.event("exec", version=1, target={"path": "/bin/ls"}, cwd="/x")))
+    b = Builder(raw.mod)
+    old = json.loads(raw.line(b.exec(b.process("/bin/ls"), cwd="/x", version=1)))
     assert "seq_num" not in old and "global_seq_num" not in old and "thread" not in old
-    assert "cwd" not in old["event"]["exec"] and "tty" not in old["process"]
-    new = json.loads(raw.line(ev.event("exec", version=10, target={"path": "/bin/ls"}, cwd="/x")))
+    assert "cwd" not in old["event"]["exec"] and "tty" not in old["process"] and "fds" not in old["event"]["exec"]
+    new = json.loads(raw.line(b.exec(b.process("/bin/ls"), cwd="/x", version=10)))
     assert new["thread"] == {"thread_id": 4242} and new["event"]["exec"]["cwd"]["path"] == "/x"
     assert new["process"]["cdhash"] == bytes(i * 13 % 256 for i in range(20)).hex().upper()
     assert new["process"]["start_time"] == "2026-09-21T14:13:20.123456Z"
     assert new["time"] == "2026-09-21T14:13:20.314153644Z"
+    assert new["action"] == {"result": {"result_type": 0, "result": {"auth": 0}}}
+    assert new["process"]["signing_id"] == "com.apple.zsh" and new["process"]["team_id"] is None
 
 
 @pytest.mark.skipif(sys.platform == "darwin", reason="off macOS only")
@@ -494,3 +363,30 @@ def test_native_off_macos_needs_the_explicit_simulator(monkeypatch):
     monkeypatch.delenv(ENV_SIM, raising=False)
     with pytest.raises(SourceError, match="the native source needs macOS"):
         make_sources(["native"], pipeline())
+
+
+def test_query_with_the_native_source_answers_once_its_clients_run(sim_dir):
+    """A live source never drains: `osq-esf query --source native` (the Mac smoke test) waits for
+    its clients to run, not for an end that never comes."""
+    import subprocess
+
+    from tests.conftest import REPO
+
+    env = {**os.environ, ENV_SIM: sim_dir}
+    r = subprocess.run([sys.executable, "-m", "osq_esf", "query", "--engine", "embedded", "--format", "json",
+                        "--source", "native", "SELECT name, kind, state FROM es_sources ORDER BY name"],
+                       capture_output=True, text=True, timeout=120, cwd=REPO, env=env)
+    assert r.returncode == 0, r.stderr
+    from osq_esf.sources.common import default_clients
+
+    assert json.loads(r.stdout) == [{"name": n, "kind": "native", "state": "running"}
+                                    for n in sorted(default_clients())]
+
+
+@pytest.mark.parametrize("version,spec", [((10, 15), None), ((11, 7), "native"), ((12, 6), "native"),
+                                          ((13, 0), "eslogger"), ((26, 1), "eslogger")])
+def test_the_default_live_source_is_native_where_eslogger_does_not_exist(monkeypatch, version, spec):
+    from osq_esf import sources
+
+    monkeypatch.setattr(sources, "macos_version", lambda: version)
+    assert sources.default_source_spec() == spec

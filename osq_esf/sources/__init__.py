@@ -27,10 +27,13 @@ def macos_version() -> tuple[int, ...] | None:
 
 
 def default_source_spec() -> str | None:
-    """eslogger on macOS 13+, nothing elsewhere (replay needs a file)."""
+    """eslogger on macOS 13+, native on macOS 11 and 12 (no eslogger there), nothing elsewhere
+    (replay needs a file)."""
     v = macos_version()
     if v is not None and v >= (13,):
         return "eslogger"
+    if v is not None and v >= (11,):
+        return "native"
     return None
 
 

@@ -1,8 +1,8 @@
 /*
  * Simulated <bsm/libbsm.h> for Linux tests: the audit token and the accessors the
- * shim uses.  Written for osq-esf from endpoint-security.md (§3, §12.2: the eight
- * token values in the order auid, euid, egid, ruid, rgid, pid, asid, pidversion);
- * not Apple's header.
+ * shim uses, with the eight token values in the order auid, euid, egid, ruid, rgid,
+ * pid, asid, pidversion (the order of libbsm's accessors and of eslogger's array
+ * form).  osq-esf's own, not Apple's header.
  */
 #ifndef ESF_SIM_LIBBSM_H
 #define ESF_SIM_LIBBSM_H
