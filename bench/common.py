@@ -23,7 +23,6 @@ from thrift.transport import TTransport
 import osq_esf.thrift_compat  # noqa: F401  (accelerated protocol for the client, on both sides' replies)
 from bench import corpus
 
-TABLES = ("es_exec", "es_open", "es_write", "es_iokit_open", "es_fork", "es_exit", "es_other_events")
 
 
 def lines(events: int, only: str | None = None, seed: int = 1, rate: int = 5000):
@@ -32,11 +31,15 @@ def lines(events: int, only: str | None = None, seed: int = 1, rate: int = 5000)
 
 
 def config_file(capacity: int, directory: str) -> str:
-    """A TOML config giving every event ring room for ``capacity`` rows."""
+    """A TOML config giving every event ring room for ``capacity`` rows and no byte bound, so a
+    benchmark measures ingest and delivery, not eviction."""
+    from osq_esf.kinds import default_kinds
+
     path = os.path.join(directory, "bench.toml")
     with open(path, "w") as f:
-        for t in TABLES:
-            f.write(f"[rings.{t}]\ncapacity = {capacity}\n")
+        f.write("[rings]\nmax_bytes = 0\n")
+        for t in default_kinds().layouts():
+            f.write(f"[rings.{t}]\ncapacity = {capacity}\nmax_bytes = 0\n")
     return path
 
 

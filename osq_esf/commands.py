@@ -200,9 +200,16 @@ DEMO_QUERIES = [
     ("Unsigned code started from a temporary directory: the classic dropped payload.",
      "SELECT time, pid, path, cmdline, caller_path, rp_path AS real_parent FROM es_exec "
      "WHERE team_id IS NULL AND platform_binary = 0 AND path LIKE '/private/tmp/%';"),
-    ("Persistence: who wrote launch agents or daemons.",
-     "SELECT DISTINCT path, filename FROM es_write "
-     "WHERE filename LIKE '%/LaunchAgents/%' OR filename LIKE '/Library/LaunchDaemons/%';"),
+    ("Persistence, as macOS itself saw it: launch items registered with background task management, "
+     "and who asked (the reporting daemon is btmd; the actor is the instigator).",
+     f"SELECT time, item_type_name, item_url, {BASENAME.format('instigator_path')} AS instigator, "
+     "instigator_team_id FROM es_btm_launch_item_add;"),
+    ("A launch agent written elsewhere and moved into place: `mv x.plist ~/Library/LaunchAgents/` is a "
+     "rename, never a write.",
+     "SELECT time, path, filename, dest_filename FROM es_rename WHERE dest_filename LIKE '%/LaunchAgents/%';"),
+    ("Privacy grants: a TCC permission given to code in /tmp (screen capture for an unsigned binary).",
+     "SELECT time, service, identity, update_type_name, right_name, "
+     f"{BASENAME.format('instigator_path')} AS granted_by FROM es_tcc_modify;"),
     ("Keychains opened by anything that is not an Apple platform binary.",
      "SELECT path, signing_id, filename, fflag_names FROM es_open "
      "WHERE filename LIKE '%/Keychains/%' AND platform_binary = 0;"),

@@ -113,6 +113,9 @@ class ExecEvent(Struct, gc=False, kw_only=True):
     image_cpusubtype: Optional[int] = None
     fds: Optional[list[Fd]] = None
     entitlements: msgspec.Raw = msgspec.Raw()  # empty when absent (msgspec takes no Optional[Raw])
+    # Written by the native shim when it had to cut an argument or variable to fit its line budget.
+    args_truncated: bool = False
+    env_truncated: bool = False
 
 
 class OpenEvent(Struct, gc=False):
@@ -164,7 +167,7 @@ def _stat_time(text: str | None) -> int | None:
 
 
 EXEC_INTS = ("cmdline_count", "env_count", "caller_pidversion", "image_cputype", "image_cpusubtype", "last_fd",
-             "exe_uid", "exe_gid", "exe_mode", "exe_birth_time")
+             "exe_uid", "exe_gid", "exe_mode", "exe_birth_time", "args_truncated", "env_truncated")
 EXEC_OBJS = ("cmdline", "env", "cwd", "caller_path", "caller_signing_id", "caller_team_id", "script",
              "dyld_exec_path", "image_arch", "stdio_types", "entitlements", "username")
 
@@ -185,6 +188,7 @@ def _exec(msg, e: ExecEvent, caller: ProcessContext, users):
     uid = token_fields(target.audit_token)[3] if users is not None else None
     return target, (
         len(e.args), len(e.env), caller.pidversion, cputype, cpusubtype, e.last_fd if v4 else None, *exe,
+        int(e.args_truncated), int(e.env_truncated),
     ), (
         quote_join(e.args), quote_join(e.env),
         e.cwd.path if e.cwd is not None and version >= 3 else None,

@@ -382,6 +382,9 @@ def test_an_argv_that_escaping_blows_up_still_becomes_a_row_flagged_truncated(si
     cmdline = snap.cols[len(ring.int_names) + ring.obj_names.index("cmdline")][0]
     assert cmdline.startswith("sh \x01\x01") and cmdline.endswith(" tail")  # cut, yet every argument is there
     assert len(cmdline) < len(huge)
+    # ... and the row says so in its columns.
+    flags = {n: snap.cols[ring.int_names.index(n)][0] for n in ("args_truncated", "env_truncated", "cmdline_count")}
+    assert flags == {"args_truncated": 1, "env_truncated": 1, "cmdline_count": 3}
 
 
 def test_the_truncation_is_flagged_in_the_line(sim):
