@@ -215,9 +215,9 @@ def tokens_as_objects(value):
     return value
 
 
-def json_text(value) -> str:
-    """Compact JSON of decoded JSON, tokens as objects."""
-    return msgspec.json.encode(tokens_as_objects(value)).decode("utf-8", "replace")
+def json_text(value, order=None) -> str:
+    """Compact JSON of decoded JSON, tokens as objects (``order="sorted"``: keys sorted)."""
+    return msgspec.json.encode(tokens_as_objects(value), order=order).decode("utf-8", "replace")
 
 
 # -- time -------------------------------------------------------------------------------

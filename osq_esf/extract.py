@@ -228,13 +228,13 @@ HAND_WRITTEN: dict[str, HandWritten] = {
 # -- transforms of the generic extractor (schema.TRANSFORMS) ------------------------------
 
 def raw_json(raw) -> str | None:
-    """A ``msgspec.Raw`` value as JSON text (None when absent or null); audit-token arrays become objects."""
+    """A ``msgspec.Raw`` value as canonical JSON text (None when absent or null): compact, keys
+    sorted, audit-token arrays as objects.  The text never depends on who wrote the line: eslogger
+    escapes "/" and orders keys its own way, the native shim writes them in C order."""
     data = bytes(raw)
     if not data or data == b"null":
         return None
-    if b"token" in data and b"[" in data:
-        return json_text(msgspec.json.decode(data))
-    return data.decode("utf-8", "replace")
+    return json_text(msgspec.json.decode(data), order="sorted")
 
 
 def destination_path(d) -> str | None:

@@ -35,7 +35,7 @@ OPTIONS = {"index": 1, "required": 2, "additional": 4, "optimized": 8, "hidden":
 #   destination_path  create/rename's union: existing_file.path, or new_path.dir.path + "/" + filename
 #   path_join         two sources, a directory path and a name in it, joined with "/" (link, clone, uipc_bind)
 #   path_or_string    a field eslogger writes as a file object or as a bare path string
-#   json              the value as compact JSON text (audit tokens as objects)
+#   json              the value as canonical JSON text: compact, keys sorted, audit tokens as objects
 #   argv              a list of strings joined like a command line (quoted where needed)
 #   count             the number of items of a list
 #   time              an RFC 3339 time as UNIX seconds

@@ -310,7 +310,7 @@ FAMILIES = [
      {**INSTIGATOR, "petitioner": EVIL, "return_code": 0, "result_count": 1,
       "results": [{"right_name": "system.privilege.admin", "rule_class": 0, "granted": True}]},
      {**INSTIGATOR_COLS, "petitioner_path": "/Users/alice/.cache/evil", "return_code": 0, "result_count": 1,
-      "results": '[{"right_name":"system.privilege.admin","rule_class":0,"granted":true}]'}, 10),
+      "results": '[{"granted":true,"right_name":"system.privilege.admin","rule_class":0}]'}, 10),  # keys sorted
     ("setmode", "setmode", {"target": F("/private/tmp/.sysupdate", mode=0o100644), "mode": 0o755},
      {"filename": "/private/tmp/.sysupdate", "mode": 0o755, "file_mode": 0o100644, "file_uid": 501}, 10),
     ("setowner", "setowner", {"target": F("/private/tmp/x", uid=501, gid=20), "uid": 0, "gid": 0},
