@@ -70,10 +70,10 @@ class App:
             raise AppError(str(e)) from None
         source_specs = list(args.source)
         if not source_specs:
-            default = default_source_spec()
+            default = default_source_spec(config.live if config else "auto")
             if default is None:
                 raise AppError(
-                    "no --source given and this is not macOS 13 or later, so there is no live source; "
+                    "no --source given and this is not macOS 11 or later, so there is no live source; "
                     "replay a recording with --source replay:PATH (see `osq-esf demo`)"
                 )
             source_specs = [default]

@@ -1,4 +1,4 @@
-"""Configuration file (TOML): rings, lineage, clients, eslogger, mutes, filters, redaction.
+"""Configuration file (TOML): source, rings, lineage, clients, eslogger, mutes, filters, redaction.
 
 An invalid file is refused whole, with the key (and line where it can be found).
 """
@@ -57,8 +57,13 @@ class EsloggerConfig:
     backoff_max: float = 30.0  # cap of the doubling delay
 
 
+# ``[source] live``: the live source ``osq-esf run`` starts when no --source is given.
+LIVE_SOURCES = ("auto", "eslogger", "native")
+
+
 @dataclass
 class Config:
+    live: str = "auto"  # LIVE_SOURCES; auto: eslogger on macOS 13+, native on 11 and 12
     capacity: dict[str, int] = field(default_factory=dict)
     max_bytes: dict[str, int] = field(default_factory=dict)
     total_bytes: int | None = None  # [rings] max_bytes: every ring together (None: the default)
@@ -125,9 +130,11 @@ def parse_config(text: str, origin: str = "<config>") -> Config:
         raise ConfigError(f"{origin}: {e}") from None
     cfg = Config()
     try:
-        unknown = [k for k in raw if k not in {"rings", "lineage", "clients", "eslogger", "input", *RULE_SECTIONS}]
+        unknown = [k for k in raw
+                   if k not in {"source", "rings", "lineage", "clients", "eslogger", "input", *RULE_SECTIONS}]
         if unknown:
             raise RuleError(unknown[0], "unknown section")
+        cfg.live = _parse_source(raw.get("source", {}))
         cfg.capacity, cfg.max_bytes, cfg.total_bytes = _parse_rings(raw.get("rings", {}))
         cfg.input = _parse_input(raw.get("input", {}))
         cfg.lineage = _parse_lineage(raw.get("lineage", {}))
@@ -167,6 +174,15 @@ def _seconds(v, key: str) -> float:
     if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not lo <= v <= hi:
         raise RuleError(key, f"must be a number of seconds from {lo:g} to {hi:g}, not {v!r}")
     return float(v)
+
+
+def _parse_source(section) -> str:
+    """``[source]``: ``live``, the source used when the command line names none."""
+    base.check_keys(base.table_of(section, "source"), {"live"}, "source")
+    live = section.get("live", "auto")
+    if live not in LIVE_SOURCES:
+        raise RuleError("source.live", f"must be one of {', '.join(map(repr, LIVE_SOURCES))}, not {live!r}")
+    return live
 
 
 def _parse_rings(section) -> tuple[dict[str, int], dict[str, int], int | None]:

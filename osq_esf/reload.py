@@ -5,7 +5,7 @@ path to a TOML file: a TOML document cannot start with ``/``), else the ``--conf
 file, else the defaults.  A reload parses and compiles everything first and swaps the
 compiled rules in under the pipeline lock, so events are never judged by half a
 config and the rings are untouched.  A bad config is logged, kept in ``last_error``
-and the rules in force stay.  Rings, clients, eslogger and lineage settings are read
+and the rules in force stay.  Source, rings, clients, eslogger and lineage settings are read
 at start only; a reload that changes them says so in the log.
 """
 
@@ -77,7 +77,7 @@ class ConfigReloader:
             self.changed = time.time()
             self.last_error = None
             if _restart_only(cfg or Config()) != _restart_only(self.started_with):
-                log.warning("config reload (%s): rings, clients, eslogger and lineage settings take effect "
+                log.warning("config reload (%s): source, rings, clients, eslogger and lineage settings take effect "
                             "at the next start; mutes, filters and redaction changed now", why)
             log.info("config reloaded (%s): %d mutes, %d filters, %d redaction rules", why,
                      len(rules.mutes), len(rules.filters), len(rules.redact_rules))

@@ -58,6 +58,12 @@ BAD = [
     ('[lineage]\nmax_processes = 9223372036854775807\n', "lineage.max_processes", 2),
     ('[input]\nmax_line_bytes = 10\n', "input.max_line_bytes", 2),
     ('[[filters.rule]]\naction = "drop"\ncolumn = "uid"\ngt = 99999999999999999999\n', "filters.rule[0].gt", 4),
+    # [source] live: the live source of `osq-esf run` without --source
+    ('# the live source\n[source]\nlive = "Native"\n', "source.live", 3),
+    ('[source]\nlive = "replay:/tmp/x"\n', "source.live", 2),
+    ('[source]\nlive = true\n', "source.live", 2),
+    ('[source]\nlive = "native"\nclients = ["file"]\n', "source.clients", 3),
+    ('source = "native"\n', "source", 1),
 ]
 
 
@@ -93,6 +99,13 @@ def test_shipped_example_is_valid_and_means_what_it_says():
 def test_empty_config_means_defaults():
     cfg = parse_config("")
     assert cfg.rules.mutes.defaults and cfg.rules.redaction.defaults and cfg.rules.filters == ()
+    assert cfg.live == "auto"
+
+
+@pytest.mark.parametrize("live", ["auto", "eslogger", "native"])
+def test_source_live_names_the_default_live_source(live):
+    assert parse_config(f'[source]\nlive = "{live}"\n').live == live
+    assert parse_config("[source]\n").live == "auto"
 
 
 # -- safe permissions -------------------------------------------------------------------

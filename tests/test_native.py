@@ -390,3 +390,54 @@ def test_the_default_live_source_is_native_where_eslogger_does_not_exist(monkeyp
 
     monkeypatch.setattr(sources, "macos_version", lambda: version)
     assert sources.default_source_spec() == spec
+
+
+# -- [source] live: native under the package's own wrapper --------------------------------------
+
+def _run_args(tmp_path, config_text: str, source=()):
+    path = tmp_path / "osq-esf.toml"
+    path.write_text(config_text)
+    os.chmod(path, 0o644)
+    return argparse.Namespace(config=str(path), allow_unsafe_config=False, source=list(source), speed=0.0)
+
+
+def test_the_config_chooses_the_native_source_when_no_source_is_given(sim, sim_dir, monkeypatch, tmp_path):
+    """`osq-esf run` without --source runs what `[source] live` names: the package's osq_esf.ext
+    then runs native on macOS 13+ with no wrapper of the admin's own."""
+    from osq_esf.app import App
+    from tests.pipelines import ring_rows
+
+    monkeypatch.setenv(ENV_SIM, sim_dir)
+    config = '[source]\nlive = "native"\n\n[clients]\nprocs = ["exec", "fork", "exit"]\n'
+    app = App.from_args(_run_args(tmp_path, config))
+    try:
+        assert [(s.kind, s.state.name) for s in app.sources] == [("native", "procs")]
+        (src,) = app.sources
+        src.start()
+        wait_for(lambda: src.client is not None and src.state.state == "running", "the native client")
+        b = Builder(sim)
+        assert sim.lib.es_sim_deliver(es_of(sim, src), b.exec(args=["ls", "-l"])) == 0
+        wait_for(lambda: src.state.events == 1, "the exec")
+        (row,) = ring_rows(app.pipeline, "es_exec")
+        assert (row["client"], row["path"], row["cmdline"]) == ("procs", "/bin/ls", "ls -l")
+        (state,) = app.pipeline.source_rows()
+        assert (state["name"], state["kind"], state["state"]) == ("procs", "native", "running")
+    finally:
+        app.close()
+
+
+def test_an_explicit_source_wins_over_the_config_and_auto_keeps_the_platform_default(sim_dir, monkeypatch, tmp_path):
+    from osq_esf import sources
+    from osq_esf.app import App, AppError
+
+    monkeypatch.setenv(ENV_SIM, sim_dir)
+    recording = tmp_path / "r.jsonl"
+    recording.write_text("")
+    app = App.from_args(_run_args(tmp_path, '[source]\nlive = "native"\n', [f"replay:{recording}"]))
+    assert [s.kind for s in app.sources] == ["replay"]
+    app.close()
+    monkeypatch.setattr(sources, "macos_version", lambda: None)  # not a Mac: auto has no live source
+    with pytest.raises(AppError, match="no --source given and this is not macOS 11 or later"):
+        App.from_args(_run_args(tmp_path, '[source]\nlive = "auto"\n'))
+    monkeypatch.setattr(sources, "macos_version", lambda: (12, 6))
+    assert [s.kind for s in App.from_args(_run_args(tmp_path, "")).sources] == ["native"] * len(default_clients())

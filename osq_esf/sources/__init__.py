@@ -26,9 +26,12 @@ def macos_version() -> tuple[int, ...] | None:
         return None
 
 
-def default_source_spec() -> str | None:
-    """eslogger on macOS 13+, native on macOS 11 and 12 (no eslogger there), nothing elsewhere
-    (replay needs a file)."""
+def default_source_spec(live: str = "auto") -> str | None:
+    """The source to run when the command line names none: ``live`` (the config's ``[source] live``)
+    when it names one, else eslogger on macOS 13+, native on macOS 11 and 12 (no eslogger there), and
+    nothing elsewhere (replay needs a file).  A named source that cannot run here says why itself."""
+    if live != "auto":
+        return live
     v = macos_version()
     if v is not None and v >= (13,):
         return "eslogger"
