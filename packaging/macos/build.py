@@ -5,6 +5,7 @@
     python3 packaging/macos/build.py --out DIR [--sign "Developer ID Application: ..." --team TEAMID \
         --profile embedded.provisionprofile --installer-sign "Developer ID Installer: ..." \
         --notary-profile PROFILE]                                 # on a Mac with Xcode's command-line tools
+    python3 packaging/macos/build.py --out DIR --sign -          # ad hoc: a test VM with SIP disabled only
     python3 packaging/macos/build.py --dry-run --out DIR          # print the Mac commands, run none
 
 Runs with the Mac's own /usr/bin/python3 (3.9): standard library only, no 3.10 syntax.
@@ -13,8 +14,8 @@ What a full build does (docs/packaging.md explains each step and what is unverif
 
 1. payload: /opt/osq-esf/{bin,share,etc} from packaging/ (the only step --payload-only runs);
 2. runtime: python-build-standalone CPython (pinned below, SHA-256 checked), one per architecture;
-3. osq-esf[native] and its dependencies pip-installed into each, and the cffi module `_esf_native` built
-   from native/ into each (never into the source tree);
+3. osq-esf[native] and its dependencies pip-installed into each; on a Mac the wheel build compiles the
+   cffi module `osq_esf._esf_native` (setup.py's cffi_modules, native/build.py), never into the source tree;
 4. the two trees merged into one universal2 tree with `lipo` (merge_universal);
 5. the app bundle opt/osq-esf/osq-esf.app (launcher, Info.plist, the runtime in Contents/Resources/python,
    signing with the ES entitlement and profile) by native/launcher/build.sh;
@@ -187,15 +188,18 @@ def site_packages(prefix):
 
 
 def install_into(prefix, arch, runner):
-    """osq-esf[native] and its dependencies, then the cffi module, into one architecture's runtime."""
+    """osq-esf[native] and its dependencies into one architecture's runtime.  On macOS the wheel
+    build compiles the native shim's cffi module (setup.py's cffi_modules), so it comes with it."""
     python = [os.path.join(prefix, "bin", "python3")]
     if arch == "x86_64" and os.uname().machine == "arm64":
         python = ["arch", "-x86_64"] + python  # Rosetta 2 on an Apple silicon build Mac
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", ARCHFLAGS="-arch " + arch)
     runner.run(python + ["-m", "pip", "install", "--no-compile", "--no-cache-dir", "--no-warn-script-location",
                          REPO + "[native]"], env=env)
-    runner.run(python + [os.path.join(REPO, "native", "build.py"), "--out",
-                         os.path.join(site_packages(prefix), "osq_esf")], env=env)
+    package = os.path.join(site_packages(prefix), "osq_esf")
+    if not runner.dry_run and not any(n.startswith("_esf_native") and n.endswith(".so") for n in os.listdir(package)):
+        raise BuildError("pip built no osq_esf/_esf_native*.so for %s: the wheel build compiles it on macOS "
+                         "(setup.py cffi_modules, native/build.py); check its compiler output above" % arch)
 
 
 MACHO_MAGICS = {b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"\xce\xfa\xed\xfe", b"\xfe\xed\xfa\xce",
@@ -252,14 +256,15 @@ def merge_universal(arm, x86, out, runner, lipo="lipo"):
 # -- 5. the app bundle ----------------------------------------------------------------------
 
 def build_bundle(payload, prefix, args, runner):
-    """native/launcher/build.sh assembles and signs osq-esf.app (launcher, Info.plist, runtime, entitlement)."""
-    script = os.path.join(REPO, "native", "launcher", "build.sh")
-    if not os.path.exists(script) and not runner.dry_run:
-        raise BuildError("%s is missing: the app bundle (the signed launcher that runs `python -m osq_esf` "
-                         "and holds the Endpoint Security entitlement) is built by it; see docs/packaging.md"
-                         % os.path.relpath(script, REPO))
-    argv = [script, "--out", os.path.join(payload, INSTALL_ROOT), "--python", prefix]
-    if args.sign:
+    """native/launcher/build.sh assembles and signs osq-esf.app (launcher, Info.plist, runtime, entitlement):
+    ``--out DIR --python PREFIX [--sign ID --team TEAMID --profile FILE] [--bundle-id ID] [--version V]``.
+    The bundle's version is the package's; its identifier is build.sh's default, com.osq-esf.agent, which
+    the standalone Full Disk Access profile names."""
+    argv = [os.path.join(REPO, "native", "launcher", "build.sh"), "--out", os.path.join(payload, INSTALL_ROOT),
+            "--python", prefix, "--version", version()]
+    if args.sign == "-":
+        argv += ["--sign", "-"]  # ad hoc: no team, no profile (a test VM with SIP disabled)
+    elif args.sign:
         argv += ["--sign", args.sign, "--team", args.team, "--profile", args.profile]
     runner.run(argv)
 
@@ -307,9 +312,9 @@ def full_build(args, runner):
     if sys.platform != "darwin" and not args.dry_run:
         raise BuildError("the package is built on a Mac (pkgbuild, lipo, codesign); use --payload-only or "
                          "--dry-run elsewhere")
-    if args.sign and not (args.team and args.profile):
+    if args.sign and args.sign != "-" and not (args.team and args.profile):
         raise BuildError("--sign needs --team and --profile (the provisioning profile carrying the "
-                         "Endpoint Security entitlement)")
+                         "Endpoint Security entitlement); --sign - signs ad hoc, for a test VM only")
     out = os.path.abspath(args.out)
     payload, scripts = assemble_payload(out)
     work = tempfile.mkdtemp(prefix="osq-esf-build-") if not args.dry_run else os.path.join(out, "work")
@@ -333,7 +338,8 @@ def main(argv=None):
     ap.add_argument("--payload-only", action="store_true",
                     help="only lay out the payload, scripts and manifest (any OS; no runtime, no bundle)")
     ap.add_argument("--dry-run", action="store_true", help="print the Mac build's commands without running them")
-    ap.add_argument("--sign", metavar="IDENTITY", help='"Developer ID Application: NAME (TEAMID)" for the bundle')
+    ap.add_argument("--sign", metavar="IDENTITY",
+                    help='"Developer ID Application: NAME (TEAMID)" for the bundle; "-" signs ad hoc (test VM only)')
     ap.add_argument("--team", metavar="TEAMID", help="the Apple team ID (also fills the standalone FDA profile)")
     ap.add_argument("--profile", metavar="PATH", help="provisioning profile with the Endpoint Security entitlement")
     ap.add_argument("--installer-sign", metavar="IDENTITY", help='"Developer ID Installer: NAME (TEAMID)"')
