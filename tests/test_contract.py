@@ -162,3 +162,54 @@ def test_a_text_value_in_a_numeric_column_is_caught():
     ints[layout.int_names.index("exit_code")] = "0"
     with pytest.raises(SpecError, match="exit_code is numeric"):
         layout.check_row(tuple(ints), ("exit", "c", None))
+
+
+def _schema_type(short: str, path: str) -> str | None:
+    """The key schema's type of a dotted path in ``short``'s body, following file/process/stat/token
+    definitions (``target.executable.stat.st_uid``); None when eslogger writes no such key."""
+    from tests.key_schema import key_schema
+
+    schema = key_schema()
+    keys = {k.replace("?", ""): t for k, t in schema["events"][short].items()}
+    parts = path.split(".")
+    for i in range(len(parts), 0, -1):
+        head = ".".join(parts[:i])
+        if head not in keys:
+            continue
+        typ, rest = keys[head], parts[i:]
+        while rest:
+            definition = next((t for t in typ.split("|") if t in schema["definitions"]), None)
+            if definition is None:
+                return None
+            typ = {k.replace("?", ""): t for k, t in schema["definitions"][definition].items()}.get(rest[0])
+            if typ is None:
+                return None
+            rest = rest[1:]
+        return typ
+    return None
+
+
+def _gate(short: str, path: str) -> int:
+    """The message version that introduced ``path`` (schema_check.VERSION_GATES), 0 for always."""
+    from osq_esf.schema_check import VERSION_GATES
+
+    parts = path.split(".")
+    return max([VERSION_GATES.get((".".join([short, *parts[:i]]), parts[i]), (0, True))[0]
+                for i in range(len(parts))])
+
+
+@pytest.mark.parametrize("short", sorted(k.short for k in KINDS))
+def test_every_declared_source_is_a_key_eslogger_writes_from_its_version(short):
+    """A column reading a path eslogger never writes would be NULL from every source alike, so no
+    comparison of rows could see it: each source and token path must be a key of the type's schema,
+    and a column's ``since`` the version that introduced its field."""
+    kind = KINDS.by_short[short]
+    native_only = {"args_truncated", "env_truncated"}  # the native shim's own keys (native/README.md)
+    for col in kind.spec.own_columns:
+        for path in (*col.source, *col.token):
+            if path in native_only:
+                continue
+            assert _schema_type(short, path) is not None, (kind.table, col.name, path)
+        gates = {_gate(short, p) for p in col.source if p not in native_only}
+        if gates and not col.process:
+            assert col.since == min(gates), (kind.table, col.name, col.since, gates)
