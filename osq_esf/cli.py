@@ -16,10 +16,10 @@ log = logging.getLogger("osq_esf")
 OUTPUT_MODES = ("pretty", "line", "list", "csv", "json", "table")
 
 
-def _add_source_args(p: argparse.ArgumentParser) -> None:
+def _add_source_args(p: argparse.ArgumentParser, default: str = "") -> None:
     p.add_argument("--source", action="append", default=[], metavar="SPEC",
                    help="event source: replay:PATH (PATH may be .gz or - for stdin), eslogger[:CLIENTS], "
-                        "native[:CLIENTS]; repeatable")
+                        "native[:CLIENTS]; repeatable" + default)
     p.add_argument("--speed", type=float, default=0.0,
                    help="replay pacing: 0 = as fast as possible (default), 1 = real time, 2 = twice as fast")
     _add_config_args(p)
@@ -74,7 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="also log to PATH, rotated at 10 MiB with 5 old files kept")
     run.add_argument("--syslog", action=argparse.BooleanOptionalAction, default=None,
                      help="also log to syslog / the unified log (default: on macOS)")
-    _add_source_args(run)
+    _add_source_args(run, ". Default: the config's [source] live, else eslogger on macOS 13+ and native on "
+                          "macOS 11 and 12")
 
     tables = command("tables", "list the tables, or write docs/tables.md")
     tables.add_argument("--format", choices=("text", "md", "json"), default="text")
