@@ -38,7 +38,7 @@ from osq_esf.kinds import default_kinds
 # table_rows imports it; imported inside a @given test for the first time, its own @given trips hypothesis
 import tests.test_protocol  # noqa: F401
 from tests.native_messages import CURATED
-from tests.native_sim import Builder, RawClient
+from tests.native_sim import Builder, RawClient, violations
 from tests.pipelines import make_pipeline, ring_rows, table_rows
 from tests.twin_events import (ENVELOPES, FAMILIES, Envelope, Family, File, Hex, Proc, Time, Token, draw_event,
                                es_message, eslogger_message, leaves_of, present)
@@ -72,8 +72,9 @@ def raw(sim_dir):
     mod = load_module(sim_dir)
     mod.lib.es_sim_reset()
     with RawClient(mod) as r:
-        r.seq = {}
+        r.seq = {}  # what the simulator numbered: seq_num per type, global_seq_num ("*")
         yield r
+    assert violations(mod) == [], "the strict simulator recorded violations"
 
 
 class Twin:
