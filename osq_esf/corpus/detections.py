@@ -39,8 +39,8 @@ from osq_esf.corpus.scenarios import (
     ALICE, GUI_ASID, HOME, METADATA, SAFARI, TERMINAL, Noise, _pool_picker, hex_id, last_command, shell_env, uuid_of,
 )
 from osq_esf.corpus.world import (
-    FAPPEND, FREAD, FWRITE, GID_STAFF, GID_TTY, GID_WHEEL, O_CLOEXEC, O_CREAT, O_TRUNC, PROX_FDTYPE_PIPE,
-    PROX_FDTYPE_SOCKET, PROX_FDTYPE_VNODE, Image, Mac, Proc,
+    FAPPEND, FREAD, FWRITE, GID_STAFF, GID_TTY, O_CREAT, O_TRUNC, PROX_FDTYPE_PIPE, PROX_FDTYPE_SOCKET,
+    PROX_FDTYPE_VNODE, Image, Mac, Proc,
 )
 from osq_esf.events import first_message_version
 
@@ -107,12 +107,13 @@ SOCKETS = [(0, PROX_FDTYPE_SOCKET, None), (1, PROX_FDTYPE_SOCKET, None), (2, PRO
 class Story:
     """The cast every sub-story acts with, and the ground truth it records."""
 
-    def __init__(self, mac: Mac, events: int):
+    def __init__(self, mac: Mac):
         self.mac = mac
         self.rng = mac.rng
-        self.events = events
         self.step = ""
         self.benign = False
+        self.implant: Proc | None = None  # the backdoor's process and image, once it runs
+        self.implant_img: Image | None = None
         img = mac.image
         mac.next_pid, mac.next_pidversion = 400, 9000  # a machine up for a while
         self.loginwindow = mac.reporter("loginwindow")
@@ -183,6 +184,14 @@ class Story:
         self.mac.open(proc, path, FREAD)
         self.mac.close(proc, path)
 
+    def strip_quarantine(self, path: str) -> None:
+        """``xattr -d com.apple.quarantine path`` at alice's terminal."""
+        xattr = self.tool(self.zsh, ("/usr/bin/xattr", "com.apple.xattr"), ["xattr", "-d", "com.apple.quarantine", path],
+                          new_group=True)
+        self.mac.deleteextattr(xattr, path, "com.apple.quarantine")
+        self.expect("evasion_quarantine_removed", xattr, "deleteextattr")
+        self.mac.exit(xattr, 0)
+
     def pause(self, seconds: float) -> None:
         """Time passes; the noisy daemons keep churning meanwhile."""
         self.noise.run(max(1, int(seconds * 1.5)))
@@ -192,7 +201,7 @@ class Story:
 # -- attacks ---------------------------------------------------------------------------------------
 
 
-def _stealer(s: Story) -> Proc:
+def _stealer(s: Story) -> None:
     """A fake cleaner from a disk image: Gatekeeper override, fake prompt, secrets, zip, upload."""
     mac = s.mac
     s.step = "stealer"
@@ -271,10 +280,9 @@ def _stealer(s: Story) -> Proc:
     mac.exit(up, 0)
     s.run(app, ("/bin/rm", "com.apple.rm"), ["rm", "-rf", STEALER_STAGING, STEALER_ZIP])
     mac.exit(app, 0)
-    return app
 
 
-def _backdoor(s: Story) -> tuple[Proc, Image]:
+def _backdoor(s: Story) -> None:
     """curl | sh in Terminal drops an implant in a hidden folder of ~/Library; it persists four ways,
     covers its tracks, calls back with a shell and acts like a Meterpreter agent."""
     mac = s.mac
@@ -295,6 +303,7 @@ def _backdoor(s: Story) -> tuple[Proc, Image]:
     mac.exit(chmod, 0)
     implant_img = mac.image(IMPLANT, "syncd", None, "adhoc")
     implant = mac.spawn(sh, implant_img, [IMPLANT, "--install"], last_command(s.env, IMPLANT), dyld_exec_path=IMPLANT)
+    s.implant, s.implant_img = implant, implant_img
     s.expect("execution_unsigned_from_temp_or_hidden_path", implant, "exec")
     mac.exit(sh, 0)
     s.pause(2)
@@ -390,13 +399,12 @@ def _backdoor(s: Story) -> tuple[Proc, Image]:
     s.expect("evasion_security_tool_signalled", implant, "signal")
     mac.exit(s.osqueryd, signal=9)
     s.pause(3)
-    return implant, implant_img
 
 
-def _privilege(s: Story, implant: Proc, implant_img: Image) -> Proc:
+def _privilege(s: Story) -> None:
     """An admin prompt, a setuid root copy, a hidden admin account; the launch agent's instance
     runs sudo -S with no terminal."""
-    mac = s.mac
+    mac, implant, implant_img = s.mac, s.implant, s.implant_img
     s.step = "privilege_escalation"
     mac.authorization("petition", implant, rights=("system.privilege.admin",), flags=0x3)
     s.expect("privilege_admin_prompt_by_unsigned_code", implant, "authorization_petition")
@@ -447,13 +455,12 @@ def _privilege(s: Story, implant: Proc, implant_img: Image) -> Proc:
     s.run(sudo, ("/usr/bin/true", "com.apple.true"), ["/usr/bin/true"])
     mac.exit(sudo, 0)
     mac.exit(pipe, 0)
-    return agent
 
 
-def _evasion(s: Story, implant: Proc) -> None:
+def _evasion(s: Story) -> None:
     """Gatekeeper off and quarantine stripped at the terminal; XProtect finds the implant and
     cannot remove it."""
-    mac = s.mac
+    mac, implant = s.mac, s.implant
     s.step = "evasion"
     sudo = s.tool(s.zsh, SUDO, ["sudo", "spctl", "--master-disable"], new_group=True, setuid=0)
     mac.sudo(sudo, True, command="/usr/sbin/spctl --master-disable", from_uid=ALICE, from_username="alice")
@@ -461,11 +468,7 @@ def _evasion(s: Story, implant: Proc) -> None:
     s.expect("evasion_gatekeeper_disabled", spctl, "exec")
     mac.exit(spctl, 0)
     mac.exit(sudo, 0)
-    xattr = s.tool(s.zsh, ("/usr/bin/xattr", "com.apple.xattr"), ["xattr", "-d", "com.apple.quarantine", STEALER_DMG],
-                   new_group=True)
-    mac.deleteextattr(xattr, STEALER_DMG, "com.apple.quarantine")
-    s.expect("evasion_quarantine_removed", xattr, "deleteextattr")
-    mac.exit(xattr, 0)
+    s.strip_quarantine(STEALER_DMG)
     s.pause(6)
     xprotect = mac.reporter("XProtect")
     incident = uuid_of(s.rng)
@@ -523,29 +526,23 @@ def _remote(s: Story) -> None:
     mac.exit(settings, 0)
 
 
-def attacks(mac: Mac, events: int) -> Iterator[None]:
-    """Every detection family, one sub-story each (see the module docstring)."""
-    s = Story(mac, events)
+def _play(mac: Mac, events: int, acts) -> Iterator[None]:
+    """The acts in order, half a minute apart, then background churn up to ``events`` messages."""
+    s = Story(mac)
     s.pause(10)
     yield
-    _stealer(s)
-    s.pause(30)
-    yield
-    implant, implant_img = _backdoor(s)
-    s.pause(30)
-    yield
-    _privilege(s, implant, implant_img)
-    s.pause(30)
-    yield
-    _evasion(s, implant)
-    s.pause(30)
-    yield
-    _remote(s)
-    s.pause(20)
-    yield
+    for n, act in enumerate(acts, 1):
+        act(s)
+        s.pause(30 if n < len(acts) else 20)
+        yield
     while mac.emitted < events:
         s.noise.run(min(200, events - mac.emitted))
         yield
+
+
+def attacks(mac: Mac, events: int) -> Iterator[None]:
+    """Every detection family, one sub-story each (see the module docstring)."""
+    return _play(mac, events, (_stealer, _backdoor, _privilege, _evasion, _remote))
 
 
 # -- the workday --------------------------------------------------------------------------------------
@@ -748,11 +745,7 @@ def _fires_by_design(s: Story) -> None:
     s.step = "trusted_tool_unquarantined"
     tool = f"{DOWNLOADS}/example-cli"
     mac.file(tool, uid=ALICE, gid=GID_STAFF)
-    xattr = s.tool(s.zsh, ("/usr/bin/xattr", "com.apple.xattr"), ["xattr", "-d", "com.apple.quarantine", tool],
-                   new_group=True)
-    mac.deleteextattr(xattr, tool, "com.apple.quarantine")
-    s.expect("evasion_quarantine_removed", xattr, "deleteextattr")
-    mac.exit(xattr, 0)
+    s.strip_quarantine(tool)
     s.pause(20)
     s.step = "helpdesk_screen_sharing"
     mac.authentication("token", True, {"pubkey_hash": hex_id(s.rng, 40), "token_id": "com.example.invalid.piv:"
@@ -768,21 +761,4 @@ def _fires_by_design(s: Story) -> None:
 
 def workday(mac: Mac, events: int) -> Iterator[None]:
     """alice's ordinary day with every look-alike (see the module docstring)."""
-    s = Story(mac, events)
-    s.pause(10)
-    yield
-    _developer(s)
-    s.pause(30)
-    yield
-    _xcode(s)
-    s.pause(30)
-    yield
-    _browsers_and_apps(s)
-    s.pause(30)
-    yield
-    _fires_by_design(s)
-    s.pause(20)
-    yield
-    while mac.emitted < events:
-        s.noise.run(min(200, events - mac.emitted))
-        yield
+    return _play(mac, events, (_developer, _xcode, _browsers_and_apps, _fires_by_design))
