@@ -30,8 +30,6 @@ CORPORA = {  # name -> generate() arguments
 # Transforms whose result is NULL exactly when the source is (exit_status/term_signal are not).
 NULL_WITH_SOURCE = {"text", "destination_path", "path_or_string", "json", "argv", "count", "time", "lower"}
 TOKEN_INDEX = {"pid": 5, "pidversion": 7}
-# Flags only the native source writes; a line without them (eslogger's) holds 0 (tables/es_exec.toml).
-ZERO_WHEN_ABSENT = {"args_truncated", "env_truncated"}
 
 
 @lru_cache(maxsize=None)
@@ -81,8 +79,6 @@ def expected(column, enums, body: dict, version: int, hand_written: bool):
     NULL exactly when ``value`` is None (transforms, hand-written extractors), False unknowable."""
     if column.since and version < column.since:
         return True, None
-    if column.name in ZERO_WHEN_ABSENT and _first(body, column.source) is None:
-        return True, 0
     if hand_written and not column.process and not column.named:
         return "present", _first(body, column.source)
     if column.process:
