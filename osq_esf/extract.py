@@ -114,8 +114,8 @@ class ExecEvent(Struct, gc=False, kw_only=True):
     fds: Optional[list[Fd]] = None
     entitlements: msgspec.Raw = msgspec.Raw()  # empty when absent (msgspec takes no Optional[Raw])
     # Written by the native shim when it had to cut an argument or variable to fit its line budget.
-    args_truncated: bool = False
-    env_truncated: bool = False
+    args_truncated: Optional[bool] = None
+    env_truncated: Optional[bool] = None
 
 
 class OpenEvent(Struct, gc=False):
@@ -188,7 +188,7 @@ def _exec(msg, e: ExecEvent, caller: ProcessContext, users):
     uid = token_fields(target.audit_token)[3] if users is not None else None
     return target, (
         len(e.args), len(e.env), caller.pidversion, cputype, cpusubtype, e.last_fd if v4 else None, *exe,
-        int(e.args_truncated), int(e.env_truncated),
+        e.args_truncated, e.env_truncated,
     ), (
         quote_join(e.args), quote_join(e.env),
         e.cwd.path if e.cwd is not None and version >= 3 else None,

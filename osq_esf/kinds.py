@@ -53,8 +53,8 @@ class EventKind:
         return self.spec.capacity
 
     @property
-    def target(self) -> str:
-        """The column target-path mutes test, or ""."""
+    def target(self) -> tuple[str, ...]:
+        """The columns target-path mutes test (empty when the event has no target path)."""
         return self.spec.target
 
 

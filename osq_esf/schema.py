@@ -107,7 +107,9 @@ class TableSpec:
     # Event tables only: the declaration of the event kind that fills the table.
     event: str = ""  # eslogger's name of the event ("" for es_other_events and status tables)
     capacity: int = DEFAULT_CAPACITY  # default ring capacity (rows)
-    target: str = ""  # column holding the path target-path mutes test ("" when there is none)
+    # Columns holding the paths target-path mutes test (() when there is none); an event with two
+    # (rename, link, ...) is muted only when both are, and selected when either is, as ES does.
+    target: tuple[str, ...] = ()
     process_path: str = ""  # column process-path mutes test instead of the acting process's path
     extractor: str = ""  # a hand-written extractor (osq_esf.extract.HAND_WRITTEN); "" = generic
     client: str = ""  # the default ES client that subscribes the event ("" = not collected by default)
@@ -336,8 +338,11 @@ def parse_specs(files: dict[str, str]) -> dict[str, TableSpec]:
         capacity = raw.get("capacity", DEFAULT_CAPACITY)
         if not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1:
             raise SpecError(f"{fname}: capacity must be a positive integer")
-        for key in ("target", "process_path"):
-            col = raw.get(key, "")
+        target = raw.get("target", ())
+        target = (target,) if isinstance(target, str) else tuple(target)
+        if "process_path" in raw and not isinstance(raw["process_path"], str):
+            raise SpecError(f"{fname}: process_path names one column")
+        for key, col in [("target", t) for t in target] + [("process_path", raw.get("process_path", ""))]:
             if col and col not in seen:
                 raise SpecError(f"{fname}: {key} names {col!r}, which is not a column of the table")
         examples = tuple((e["description"], e["sql"]) for e in raw.get("examples", []))
@@ -346,7 +351,7 @@ def parse_specs(files: dict[str, str]) -> dict[str, TableSpec]:
         if client and not _NAME.match(client):
             raise SpecError(f"{fname}: client must be lower-case letters, digits and _")
         specs[name] = TableSpec(name, raw.get("description", ""), kind, event_types, tuple(cols), examples,
-                                event, capacity, raw.get("target", ""), raw.get("process_path", ""),
+                                event, capacity, target, raw.get("process_path", ""),
                                 raw.get("extractor", ""), client, raw.get("notes", ""))
         if kind == "event" and not event and name != "es_other_events":
             raise SpecError(f"{fname}: an event table declares its eslogger event (event = \"...\")")
@@ -392,7 +397,7 @@ def markdown(specs: dict[str, TableSpec], introduced: dict[str, str] | None = No
                     facts.append(f"since macOS {introduced[s.event]}")
                 facts.append(f"default ring {s.capacity:,} rows")
                 if s.target:
-                    facts.append(f"target-path mutes test `{s.target}`")
+                    facts.append("target-path mutes test " + " and ".join(f"`{t}`" for t in s.target))
                 out += ["; ".join(facts) + ".", ""]
             elif s.event_types:
                 out += ["ES event types: " + ", ".join(f"`{t}`" for t in s.event_types), ""]

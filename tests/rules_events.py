@@ -90,3 +90,10 @@ def ingest_each(p, src, lines) -> tuple[int, list[tuple[str, str]]]:
         for (short, kind), n in counts().items():
             verdicts += [(short, kind)] * (n - before.get((short, kind), 0))
     return kept, verdicts
+
+
+def rename_line(src="/Users/alice/a.plist", dest="/Users/alice/Library/LaunchAgents/a.plist", **proc) -> bytes:
+    dir_, _, name = dest.rpartition("/")
+    return line("rename", {"source": {"path": src, "path_truncated": False}, "destination_type": 1,
+                           "destination": {"new_path": {"dir": {"path": dir_, "path_truncated": False},
+                                                        "filename": name}}}, process(**proc))

@@ -231,3 +231,34 @@ def test_username_is_resolved_on_a_live_source_and_null_on_a_replay():
         exec_rows = ring_rows(p, "es_exec")
         fork_rows = ring_rows(p, "es_fork")
         assert exec_rows[0]["username"] == want and fork_rows[0]["username"] == want
+
+
+def test_a_future_types_array_tokens_become_objects_in_its_json():
+    """macOS 26 writes audit tokens as 8-element arrays, also inside event bodies: a future type's
+    event JSON gets objects, so json_extract(event, '$...audit_token.pid') works."""
+    tok = [501, 501, 20, 501, 20, 4242, 100001, 4243]
+    body = {"future_thing": {"target": {"audit_token": tok, "executable": {"path": "/x"}},
+                             "instigator_token": tok, "counts": [1, 2, 3, 4, 5, 6, 7, 8]}}
+    msg = {**BASE, "event_type": 201, "event": body}
+    p, src = pipeline()
+    assert p.ingest(src, [json.dumps(msg).encode()]) == 1
+    (row,) = rows(p, "es_other_events")
+    event = json.loads(row["event"])["future_thing"]
+    assert event["target"]["audit_token"]["pid"] == 4242 and event["instigator_token"]["pidversion"] == 4243
+    assert event["counts"] == [1, 2, 3, 4, 5, 6, 7, 8]  # not a token: left alone
+
+
+@pytest.mark.parametrize("text", ["2026-10-04T00:01:54.314153644+02:00", "2026-10-04T00:01:54.314153644",
+                                  "2026-10-04 00:01:54Z", "2026-10-04T00:01:54.3141536441Z", "٢٠٢٦-10-04T00:01:54Z"])
+def test_a_time_that_is_not_utc_z_is_a_decode_error(text):
+    with pytest.raises(DecodeError):
+        parse_time(text)
+    p, src = pipeline()
+    assert p.ingest(src, [json.dumps({**BASE, "time": text}).encode()]) == 0 and src.decode_errors == 1
+
+
+def test_fflag_names_name_every_flag_eslogger_can_report():
+    from osq_esf.extract import fflag_names
+
+    assert fflag_names(0x40000000 | 0x1) == "FREAD|O_EXEC|O_SEARCH"
+    assert fflag_names(0x08000000 | 0x2) == "FWRITE|O_CLOFORK"

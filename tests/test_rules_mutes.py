@@ -210,3 +210,24 @@ def test_engine_agrees_with_the_model(rules, invert, evs):
     assert len(dropped) == 2 * sum(expected)
     removed = sum(r["hits"] for r in p.rules.rows() if r["action"] in ("mute", "mute-unselected"))
     assert removed == len(dropped)  # each muted event is counted on exactly one rule
+
+
+def test_an_event_with_two_target_paths_is_muted_only_when_both_are():
+    """ES's rule for events with several target paths (rename, link, clone, ...): muted only if every
+    path is muted; under inversion, selected if any is."""
+    from tests.rules_events import rename_line
+
+    cfg = '[mutes]\ndefaults = false\n[[mutes.rule]]\nname = "tmp"\ntarget_path_prefix = "/private/tmp/"\n'
+    lines = [rename_line("/private/tmp/x.plist", "/Users/alice/Library/LaunchAgents/x.plist"),  # out of tmp: kept
+             rename_line("/private/tmp/x", "/private/tmp/y"),  # both muted: muted
+             rename_line("/Users/alice/x", "/private/tmp/x")]  # into tmp: kept
+    p, verdicts = run(cfg, lines)
+    assert verdicts == [("rename", "muted")]
+    assert [r["dest_filename"] for r in rows(p, "es_rename")] == [
+        "/Users/alice/Library/LaunchAgents/x.plist", "/private/tmp/x"]
+    assert hits(p)["tmp"] == 1
+    inverted = cfg.replace("defaults = false\n", 'defaults = false\ninvert = ["target_path"]\n')
+    p, verdicts = run(inverted, lines)
+    assert verdicts == []  # each has a path under /private/tmp/: all selected
+    p, verdicts = run(inverted, [rename_line("/Users/a", "/Users/b")])
+    assert verdicts == [("rename", "muted")]  # neither path selected

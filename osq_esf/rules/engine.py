@@ -73,7 +73,7 @@ class Rules:
         filters = tuple(self.filters_of.get(layout.name, ()))
         # The column a cached process check reads from the row (exec's caller_path) joins the cache key.
         key_at = layout.obj_index(layout.spec.process_path) if keyed_by_row else None
-        return _make_plan(cached, per_event, filters, key_at)
+        return _make_plan(cached, per_event, filters, key_at, layout.spec.target)
 
     # -- reload and status ----------------------------------------------------------
 
@@ -126,7 +126,7 @@ def _mute_tables(rule, layouts: dict, kinds) -> list[str]:
     return out
 
 
-def _make_plan(cached: list, per_event: list, filters: tuple, key_at: int | None):
+def _make_plan(cached: list, per_event: list, filters: tuple, key_at: int | None, target_columns: tuple = ()):
     """The per-event-type closure; None when nothing applies to the type.
 
     What depends only on the row's actor (process mutes, filters on process and lineage
@@ -153,7 +153,8 @@ def _make_plan(cached: list, per_event: list, filters: tuple, key_at: int | None
     # The target path: its rules' values are tested inline, so the usual miss costs an index
     # and a startswith.
     tcheck = per_event[0] if per_event else None
-    inline = tcheck is not None and not tcheck.inverted and tcheck.any is not None
+    # Inline only a single target path: two (rename) follow ES's all-or-any rule in run_checks.
+    inline = tcheck is not None and not tcheck.inverted and tcheck.any is not None and len(target_columns) == 1
     tlits, tprefs, tglob = (tcheck.literals, tcheck.prefixes, tcheck.glob) if inline else (frozenset(), (), None)
     tget = tcheck.get if tcheck is not None else None
 

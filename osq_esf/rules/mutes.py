@@ -235,7 +235,18 @@ class DimensionCheck:
         return self
 
     def run(self, value):
-        """The first matching rule, or None; the combined test keeps the usual miss cheap."""
+        """The first matching rule, or None; the combined test keeps the usual miss cheap.
+
+        Several target paths (a tuple) follow ES: muted only when every path is matched (the
+        first path's rule gets the hit), selected when any path is.
+        """
+        if type(value) is tuple:
+            hits = [self.run(v) for v in value if v is not None]
+            if not hits:
+                return None
+            if self.inverted:
+                return next((h for h in hits if h is not None), None)
+            return hits[0] if all(h is not None for h in hits) else None
         if self.any is not None and not self.any(value):
             return None
         for rule, test in self.rules:
@@ -249,27 +260,38 @@ def getter(dimension: str, layout):
 
     The table's declaration says where: ``process_path`` names the column ES mutes a
     process by when it is not the row's process (exec: the caller, ``caller_path``), and
-    ``target`` the column holding the path a target-path rule tests.
+    ``target`` the columns holding the paths a target-path rule tests.  An event with two
+    target paths (rename, link, ...) reads as the tuple of both.
     """
     spec = layout.spec
-    if dimension in ("process_path", "target_path"):
-        column = spec.process_path if dimension == "process_path" else spec.target
-        if not column:
-            return (lambda actor, objs: actor.ctx.path) if dimension == "process_path" else None
-        kind, i = layout.where(column)
-        if kind == "actor":
-            return lambda actor, objs: actor.ctx.values[i]
-        if kind != "obj":
-            raise RuleError(f"{spec.name}.{dimension}", f"{column} is not a path column")
-        return lambda actor, objs: objs[i]
+    if dimension == "process_path":
+        if not spec.process_path:
+            return lambda actor, objs: actor.ctx.path
+        return _column_getter(layout, spec.process_path, dimension)
+    if dimension == "target_path":
+        if not spec.target:
+            return None
+        gets = [_column_getter(layout, c, dimension) for c in spec.target]
+        if len(gets) == 1:
+            return gets[0]
+        return lambda actor, objs: tuple(g(actor, objs) for g in gets)
     attr = _CTX_ATTR[dimension]
     return lambda actor, objs: getattr(actor.ctx, attr)
 
 
+def _column_getter(layout, column: str, dimension: str):
+    kind, i = layout.where(column)
+    if kind == "actor":
+        return lambda actor, objs: actor.ctx.values[i]
+    if kind != "obj":
+        raise RuleError(f"{layout.name}.{dimension}", f"{column} is not a path column")
+    return lambda actor, objs: objs[i]
+
+
 def reads_row(dimension: str, layout) -> bool:
     """Whether the dimension's value comes from the event (objs) rather than the row's process."""
-    column = {"process_path": layout.spec.process_path, "target_path": layout.spec.target}.get(dimension)
-    return bool(column) and layout.where(column)[0] != "actor"
+    columns = {"process_path": (layout.spec.process_path,), "target_path": layout.spec.target}.get(dimension, ())
+    return any(c and layout.where(c)[0] != "actor" for c in columns)
 
 
 def dimension_checks(rules: list[MuteRule], layout, short: str) -> tuple[list, list, bool]:
