@@ -29,6 +29,10 @@ _UNIQUE_INTS = {"eid", "time_nsec", "seq_num", "global_seq_num", "mach_time"}
 # that a chunk's join (about a millisecond) never keeps a ping waiting.
 CHUNK_ROWS = 2048
 _ENCODED, _FIRST, _SECOND = attrgetter("encoded"), itemgetter(0), itemgetter(1)
+_ACTOR_SET = frozenset(ACTOR_COLUMNS)
+# Column sets (colsUsed) whose blobs an Actor keeps for narrow queries; more distinct sets
+# than this start its small cache again (scheduled queries repeat a handful of sets).
+NARROW_SETS = 4
 
 
 class Table(Protocol):
@@ -110,14 +114,40 @@ class EventTable(SpecTable):
             return 0, b""
         return snap.n, self._encode_rows(snap.ctx, snap.eid, snap.time, snap.cols, plan.cols_used)
 
-    def _process_encodings(self, ctxs) -> list[tuple[int, bytes]]:
-        """Each row's process and lineage columns as (pair count, encoded pairs), made once per actor."""
+    def _process_encodings(self, ctxs, used=None) -> list[tuple[int, bytes]] | None:
+        """Each row's process and lineage columns as (pair count, encoded pairs), made once per
+        actor: all of them, or only those in ``used`` (a query's colsUsed); None when it uses none."""
+        if used is not None and not _ACTOR_SET <= used:
+            return self._narrow_encodings(ctxs, used)
         encs = list(map(_ENCODED, ctxs))
         if None in encs:  # first time this process is sent: encode its columns once
             for c in {id(c): c for c, e in zip(ctxs, encs) if e is None}.values():
-                c.encoded = process_blob(c, self._proc_keys, self._proc_numeric)
+                c.encoded = process_blob(c.values, self._proc_keys, self._proc_numeric)
             encs = list(map(_ENCODED, ctxs))
         return encs
+
+    def _narrow_encodings(self, ctxs, used) -> list[tuple[int, bytes]] | None:
+        """Blobs of only the actor columns a narrow query uses, cached per actor and column set.
+
+        A row's actor is one of a few hundred, so the work is per distinct actor: one
+        C-level pass dedupes them, another maps every row to its actor's blob.
+        """
+        sig = tuple(i for i, n in enumerate(ACTOR_COLUMNS) if n in used)
+        if not sig:
+            return None
+        keys, numeric = self._proc_keys, self._proc_numeric
+        blobs = {}
+        for a in dict.fromkeys(ctxs):
+            cache = a.narrow
+            enc = cache.get(sig) if cache is not None else None
+            if enc is None:
+                values = a.values
+                enc = process_blob([values[i] for i in sig], [keys[i] for i in sig], [numeric[i] for i in sig])
+                if cache is None or len(cache) >= NARROW_SETS:
+                    cache = a.narrow = {}
+                cache[sig] = enc
+            blobs[a] = enc
+        return list(map(blobs.__getitem__, ctxs))
 
     def _encode_rows(self, ctxs, eids, times, cols, used) -> bytes:
         """Rows as thrift maps, byte for byte what TBinaryProtocol writes for the same dicts.
@@ -127,9 +157,7 @@ class EventTable(SpecTable):
         join over the streams zipped together.
         """
         if self._rowenc is not None:
-            procs = None
-            if used is None or not used.isdisjoint(ACTOR_COLUMNS):
-                procs = self._process_encodings(ctxs)
+            procs = self._process_encodings(ctxs, used)
             data = (eids, times, *cols)
             columns = [(key, kind, data[j]) for j, (name, key, kind) in enumerate(self._c_columns)
                        if used is None or name in used]
@@ -138,8 +166,8 @@ class EventTable(SpecTable):
         streams = []
         fixed = 0
         counts = None
-        if used is None or not used.isdisjoint(ACTOR_COLUMNS):
-            encs = self._process_encodings(ctxs)
+        encs = self._process_encodings(ctxs, used)
+        if encs is not None:
             counts = list(map(_FIRST, encs))
             streams.append(list(map(_SECOND, encs)))
         if want("eid"):
