@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import gc
 import json
+import os
 import subprocess
 import sys
 
@@ -114,16 +115,25 @@ def _full_child(cycle: int, limit: int = 0) -> dict:
     test), with every default (the budget included)."""
     from osq_esf.pipeline import DEFAULT_TOTAL_BYTES
 
+    import tempfile
+
+    # The corpus waits on disk, one file per type, so the RSS measured is the extension's, not the corpus's.
+    work = tempfile.mkdtemp(prefix="osqbench-full")
+    types = set()
+    for short, lines_of in _types_lines(cycle).items():
+        with open(os.path.join(work, short), "wb") as f:
+            f.writelines(lines_of)
+        types.add(short)
     p = app_pipeline(None)
-    by_type = _types_lines(cycle)
     settle()
     before = rss_bytes()
     st = p.add_source("bench", "replay")
     offered = 0
     for name, ring in p.rings.items():
-        lines_of = by_type.get(name[3:])
-        if not lines_of:
+        if name[3:] not in types:
             continue
+        with open(os.path.join(work, name[3:]), "rb") as f:
+            lines_of = f.readlines()
         batch = []
         want = min(ring.capacity, limit) if limit else ring.capacity
         for line in _cycled(lines_of, want):
@@ -140,7 +150,8 @@ def _full_child(cycle: int, limit: int = 0) -> dict:
     return {"rss_before": before, "rss_after": after, "rss_growth": after - before, "offered": offered,
             "buffered": sum(map(len, p.rings.values())), "capacity_all_tables": capacity,
             "budget_limit": DEFAULT_TOTAL_BYTES, "budget_used": p.budget.used, "budget_evictions": p.budget.evictions,
-            "tables_filled": sum(1 for n in p.rings if n[3:] in by_type), "decode_errors": st.decode_errors}
+            "tables_filled": sum(1 for n in p.rings if n[3:] in types), "decode_errors": st.decode_errors,
+            "processes_interned": len(p.pool), "lineage_records": len(p.lineage.records) if p.lineage else 0}
 
 
 def _in_child(*args) -> dict:
