@@ -30,6 +30,7 @@ _UNIQUE_INTS = {"eid", "time_nsec", "seq_num", "global_seq_num", "mach_time"}
 CHUNK_ROWS = 2048
 _ENCODED, _FIRST, _SECOND = attrgetter("encoded"), itemgetter(0), itemgetter(1)
 _ACTOR_SET = frozenset(ACTOR_COLUMNS)
+_UNSET = object()
 # Column sets (colsUsed) whose blobs an Actor keeps for narrow queries; more distinct sets
 # than this start its small cache again (scheduled queries repeat a handful of sets).
 NARROW_SETS = 4
@@ -104,9 +105,24 @@ class EventTable(SpecTable):
         n = len(ctxs)
         if n == 0:
             return 0, iter(())
-        return n, (self._encode_rows(ctxs[a:a + CHUNK_ROWS], eids[a:a + CHUNK_ROWS], times[a:a + CHUNK_ROWS],
-                                     [c[a:a + CHUNK_ROWS] for c in cols], plan.cols_used)
-                   for a in range(0, n, CHUNK_ROWS))
+        out = plan.out if self._rowenc is not None else None
+        return n, self._chunks(n, ctxs, eids, times, cols, plan.cols_used, out)
+
+    def _chunks(self, n, ctxs, eids, times, cols, used, out):
+        """The encoded chunks; with ``out`` (a bytearray, compiled encoder only) each is a view of
+        it, released before the next chunk is written into the same memory.  The process blobs
+        are looked up once for all the rows (per distinct actor), not per chunk."""
+        procs = self._process_encodings(ctxs, used)
+        for a in range(0, n, CHUNK_ROWS):
+            b = a + CHUNK_ROWS
+            args = (ctxs[a:b], eids[a:b], times[a:b], [c[a:b] for c in cols], used,
+                    procs[a:b] if procs is not None else None)
+            if out is None:
+                yield self._encode_rows(*args)
+            else:
+                length = self._encode_rows(*args, out=out)  # before any view: the buffer may grow
+                with memoryview(out) as whole, whole[:length] as view:
+                    yield view
 
     def encode(self, snap, plan: Plan) -> tuple[int, bytes]:
         """Encode a whole snapshot (``plan`` supplies cols_used; ranges were applied by the snapshot)."""
@@ -149,24 +165,27 @@ class EventTable(SpecTable):
             blobs[a] = enc
         return list(map(blobs.__getitem__, ctxs))
 
-    def _encode_rows(self, ctxs, eids, times, cols, used) -> bytes:
+    def _encode_rows(self, ctxs, eids, times, cols, used, procs=_UNSET, out: bytearray | None = None):
         """Rows as thrift maps, byte for byte what TBinaryProtocol writes for the same dicts.
 
         With the compiled encoder, one C call writes the chunk.  Otherwise every column
         becomes one or two streams of pieces made by C-level maps; the rows are then one
         join over the streams zipped together.
         """
-        if self._rowenc is not None:
+        if procs is _UNSET:
             procs = self._process_encodings(ctxs, used)
+        if self._rowenc is not None:
             data = (eids, times, *cols)
             columns = [(key, kind, data[j]) for j, (name, key, kind) in enumerate(self._c_columns)
                        if used is None or name in used]
+            if out is not None:  # written into the caller's buffer: the length comes back
+                return self._rowenc.encode_rows(len(ctxs), procs, columns, out)
             return self._rowenc.encode_rows(len(ctxs), procs, columns)
         want = (lambda name: True) if used is None else (lambda name: name in used)
         streams = []
         fixed = 0
         counts = None
-        encs = self._process_encodings(ctxs, used)
+        encs = procs
         if encs is not None:
             counts = list(map(_FIRST, encs))
             streams.append(list(map(_SECOND, encs)))
