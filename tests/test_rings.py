@@ -208,3 +208,25 @@ def test_a_ring_whose_rows_were_evicted_hands_back_its_slots():
     r.evict_bytes(r.buffered_bytes // 100)
     assert len(r) <= 600 and len(r._ctx) < 2_000
     assert list(r.snapshot().time) == list(range(50_000 - len(r), 50_000))
+
+
+@settings(max_examples=80, deadline=None)
+@given(limit=st.sampled_from([0, 3_000, 20_000]),
+       steps=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 60), st.integers(0, 30)), min_size=1, max_size=30))
+def test_the_budget_keeps_the_sum_of_the_rings_bytes(limit, steps):
+    from osq_esf.rings import Budget
+
+    budget = Budget(limit)
+    rings = [EventRing(("n",), ("s",), cap, max_bytes=mb, budget=budget)
+             for cap, mb in ((50, 0), (400, 5_000), (1000, 0))]
+    for which, k, width in steps:
+        rows = [(i, "c", (i,), ("y" * width,)) for i in range(k)]
+        if k < 4:
+            for r in rows:
+                rings[which].append(*r)
+        else:
+            rings[which].extend(rows)
+        budget.enforce()
+        assert budget.used == sum(r.buffered_bytes for r in rings)
+        if limit:
+            assert budget.used <= limit or all(len(r) <= 1 for r in rings)
