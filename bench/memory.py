@@ -93,7 +93,7 @@ def _family_child(client: str, events: int) -> dict:
     from osq_esf.sources.common import default_clients
 
     types = default_clients()[client]
-    by_type = _types_lines(max(20_000, events // 2))
+    by_type = _types_lines(max(4_000, events // 2))
     have = [t for t in types if t in by_type]
     per = events // max(1, len(have))
     corpus = [line for t in have for line in _cycled(by_type[t], per)]
