@@ -57,7 +57,8 @@ def markdown(doc: dict, analysis: str) -> str:
     if live is not None:
         per = live["details"]["per_rate"]
         said = [f"at {int(v['offered_per_s']):,} events/s the extension uses {v['core_percent']:.0f} % of one core "
-                f"({v['cpu_us_per_event']:.0f} us of CPU per event)" for v in per.values()]
+                f"({v['cpu_us_per_event']:.0f} us of CPU per event)"
+                for v in sorted(per.values(), key=lambda v: v["offered_per_s"])]
         out += ["", "**What a Mac pays** (P6: the eslogger source, every default table, rules and lineage on): "
                 + "; ".join(said) + "."]
     out += ["", "## Details", ""]
