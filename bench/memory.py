@@ -47,6 +47,17 @@ def settle() -> None:
         pass
 
 
+def _ingested(corpus: list[bytes], capacity: int):
+    """(pipeline, source state, RSS before, RSS after): ``corpus`` fed into rings of ``capacity``,
+    the heap settled before each reading."""
+    p = app_pipeline(capacity)
+    settle()
+    before = rss_bytes()
+    st = feed(p, corpus)
+    settle()
+    return p, st, before, rss_bytes()
+
+
 def _child(kind: str, strip_env: bool, events: int) -> dict:
     corpus = list(lines(events, only=kind, seed=7))
     if strip_env:
@@ -56,12 +67,7 @@ def _child(kind: str, strip_env: bool, events: int) -> dict:
             m["event"]["exec"]["env"] = []
             out.append(orjson.dumps(m) + b"\n")
         corpus = out
-    p = app_pipeline(events)
-    settle()
-    before = rss_bytes()
-    st = feed(p, corpus)
-    settle()
-    after = rss_bytes()
+    p, st, before, after = _ingested(corpus, events)
     ring = p.rings["es_" + kind]
     n = max(1, len(ring))
     # The same, counted from the structures (no allocator noise): columns plus each distinct string once.
@@ -97,12 +103,7 @@ def _family_child(client: str, events: int) -> dict:
     have = [t for t in types if t in by_type]
     per = events // max(1, len(have))
     corpus = [line for t in have for line in _cycled(by_type[t], per)]
-    p = app_pipeline(events)
-    settle()
-    before = rss_bytes()
-    st = feed(p, corpus)
-    settle()
-    after = rss_bytes()
+    p, st, before, after = _ingested(corpus, events)
     buffered = sum(len(p.rings["es_" + t]) for t in have)
     accounted = sum(p.rings["es_" + t].buffered_bytes for t in have)
     return {"types": len(have), "events": len(corpus), "buffered": buffered, "rss_growth": after - before,
