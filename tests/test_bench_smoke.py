@@ -32,7 +32,7 @@ def test_quick_bench_writes_every_result(tmp_path):
     per = results["P4"]["details"]["per_table"]
     assert per["open"]["buffered"] == per["open"]["events"] == 2000
     # every baseline is measured in the same run: the bare socket for P2/P3, the idle ping for P5
-    for rid in ("P1", "P2", "P3", "P3n", "P4f", "P5", "P6"):
+    for rid in ("P1", "P2", "P3", "P3n", "P4", "P4f", "P5", "P6"):
         assert results[rid]["baseline"] > 0 and results[rid]["ratio"] > 0, rid
     assert set(results["P3n"]["details"]["columns_sent"]) <= set(results["P3n"]["details"]["columns"])
     assert set(results["P4"]["details"]["per_family"]) == {"process", "file", "device", "security"}
