@@ -163,6 +163,9 @@ class ExtensionServer:
             registry = {"table": {t.name: t.routes() for t in self.tables.values()}}
             status = client.registerExtension(info, registry)
             live = _live_uuids(client) if status.code == EXT_SUCCESS else set()
+        except Exception as e:  # the manager went away mid-call (osquery stopping): a refusal like any other
+            raise RegistrationError(f"registering with the extension manager at {manager_path} failed: "
+                                    f"{type(e).__name__}: {getattr(e, 'inner', None) or e}") from None
         finally:
             trans.close()
         if status.code != EXT_SUCCESS:
