@@ -185,13 +185,14 @@ class Actor:
     later (a parent arrives) makes a new Actor; rows already stored keep the one they got.
     """
 
-    __slots__ = ("ctx", "lineage", "pid", "encoded")
+    __slots__ = ("ctx", "lineage", "pid", "encoded", "narrow")
 
     def __init__(self, ctx: ProcessContext, lineage: tuple):
         self.ctx = ctx
         self.lineage = lineage  # values in osq_esf.layout.LINEAGE_COLUMNS order
         self.pid = ctx.pid
         self.encoded = None  # filled lazily by the row encoder
+        self.narrow = None  # the encoder's blobs of some of the columns (a query's colsUsed), by column set
 
     @property
     def values(self) -> tuple:
