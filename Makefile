@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.packs
 
 # The reliability campaigns (fuzz, redaction corpus, socket abuse, lifecycle): docs/reliability.md
 fuzz: $(STAMP)

@@ -43,12 +43,14 @@ def config_file(capacity: int, directory: str) -> str:
     return path
 
 
-def app_pipeline(capacity: int):
-    """The pipeline exactly as ``osq-esf run`` wires it (stages included), sources unstarted."""
+def app_pipeline(capacity: int | None):
+    """The pipeline exactly as ``osq-esf run`` wires it (stages included), sources unstarted;
+    ``capacity`` None keeps every default (capacities and the global byte budget)."""
     from osq_esf.app import App
 
     d = tempfile.mkdtemp(prefix="osqbench")
-    args = argparse.Namespace(source=["replay:/dev/null"], config=config_file(capacity, d), speed=0.0)
+    config = None if capacity is None else config_file(capacity, d)
+    args = argparse.Namespace(source=["replay:/dev/null"], config=config, speed=0.0)
     return App.from_args(args).pipeline
 
 
@@ -71,20 +73,39 @@ def feed(pipeline, it, batch: int = 512) -> None:
 # -- a running extension ------------------------------------------------------------------
 
 
-class RunningExtension:
-    """``osq-esf run`` against tests/idl_peer.IdlManager, fed corpus lines on stdin."""
+FAKE_ESLOGGER = str(Path(__file__).resolve().parents[1] / "tests" / "fakes" / "eslogger")
 
-    def __init__(self, line_iter, capacity: int):
+
+def fake_eslogger_env(input_path: str, rate: float, **extra) -> dict:
+    """The environment that makes ``--source eslogger`` run the test double as a paced flood
+    of ``input_path`` (looped) at ``rate`` events/s offered over all clients."""
+    env = {"OSQ_ESF_ESLOGGER": FAKE_ESLOGGER, "FAKE_ESLOGGER_INPUT": input_path,
+           "FAKE_ESLOGGER_RATE": str(rate), "FAKE_ESLOGGER_LOOP": "1"}
+    env.update({f"FAKE_ESLOGGER_{k.upper()}": str(v) for k, v in extra.items()})
+    return env
+
+
+class RunningExtension:
+    """``osq-esf run`` against tests/idl_peer.IdlManager, fed corpus lines on stdin.
+
+    ``capacity`` None runs with no config file (every default, as installed); ``sources``
+    adds sources (``eslogger`` with :func:`fake_eslogger_env` in ``env``).  Ready once the
+    stdin replay is drained.
+    """
+
+    def __init__(self, line_iter, capacity: int | None, sources=("replay:-",), env: dict | None = None):
         from tests.idl_peer import IdlManager
 
         self.dir = tempfile.mkdtemp(prefix="osqbench")
         self.socket = os.path.join(self.dir, "em")
         self.manager = IdlManager(self.socket).start()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "osq_esf", "run", "--socket", self.socket, "--timeout", "10",
-             "--interval", "5", "--config", config_file(capacity, self.dir), "--source", "replay:-"],
-            stdin=subprocess.PIPE, stderr=subprocess.PIPE,
-        )
+        cmd = [sys.executable, "-m", "osq_esf", "run", "--socket", self.socket, "--timeout", "10", "--interval", "5"]
+        if capacity is not None:
+            cmd += ["--config", config_file(capacity, self.dir)]
+        for spec in sources:
+            cmd += ["--source", spec]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=dict(os.environ, **(env or {})))
         if not self.manager.handler.registered.wait(60):
             self.close()
             raise RuntimeError("extension did not register: " + self.proc.stderr.read().decode())
@@ -95,7 +116,8 @@ class RunningExtension:
         for line in line_iter:
             stdin.write(line)
         stdin.close()
-        self._wait_for(self._drained, 600)
+        if "replay:-" in sources:
+            self._wait_for(self._drained, 600)
 
     @staticmethod
     def _wait_for(cond, timeout: float) -> None:
@@ -106,7 +128,7 @@ class RunningExtension:
             time.sleep(0.05)
 
     def _drained(self) -> bool:
-        rows = self.generate_rows("es_sources")
+        rows = [r for r in self.generate_rows("es_sources") if r["kind"] == "replay"]
         return bool(rows) and all(r["state"] in ("drained", "failed", "stopped") for r in rows)
 
     def generate_rows(self, table: str, context: dict | None = None) -> list[dict]:
@@ -185,6 +207,13 @@ def decode_reply(buf: bytes):
 # -- memory and machine ---------------------------------------------------------------------------
 
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (all its threads, not its children): /proc on Linux."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_bytes(pid: int | str = "self") -> int:

@@ -53,6 +53,14 @@ def markdown(doc: dict, analysis: str) -> str:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.2f}x"
         out.append(f"| {r['id']} | {r['name']} | {_fmt(r['figure'])} | {r['unit']} | {base} | {ratio} | "
                    f"{r['target']} | {'yes' if r['met'] else '**no**'} |")
+    live = next((r for r in doc["results"] if r["id"] == "P6"), None)
+    if live is not None:
+        per = live["details"]["per_rate"]
+        said = [f"at {int(v['offered_per_s']):,} events/s the extension uses {v['core_percent']:.0f} % of one core "
+                f"({v['cpu_us_per_event']:.0f} us of CPU per event)"
+                for v in sorted(per.values(), key=lambda v: v["offered_per_s"])]
+        out += ["", "**What a Mac pays** (P6: the eslogger source, every default table, rules and lineage on): "
+                + "; ".join(said) + "."]
     out += ["", "## Details", ""]
     for r in doc["results"]:
         out.append(f"**{r['id']} {r['name']}**")

@@ -27,7 +27,7 @@ from osq_esf.bodies import attribute
 from osq_esf.decode import File, Process, json_text, parse_time
 from osq_esf.layout import RowLayout
 from osq_esf.process import ProcessContext, token_fields
-from osq_esf.schema import Enum, SpecError, TableSpec
+from osq_esf.schema import Enum, SpecError, TableSpec, load_enums
 
 
 def quote_join(items: list[str]) -> str:
@@ -40,39 +40,8 @@ def quote_join(items: list[str]) -> str:
     return " ".join(out)
 
 
-# sys/fcntl.h: FREAD/FWRITE are the kernel's view of O_RDONLY/O_WRONLY (+1); the rest
-# share the O_* bit values.
-FFLAG_BITS = (
-    (0x1, "FREAD"), (0x2, "FWRITE"), (0x4, "FNONBLOCK"), (0x8, "FAPPEND"),
-    (0x10, "O_SHLOCK"), (0x20, "O_EXLOCK"), (0x40, "FASYNC"), (0x80, "FFSYNC"),
-    (0x100, "O_NOFOLLOW"), (0x200, "O_CREAT"), (0x400, "O_TRUNC"), (0x800, "O_EXCL"),
-    (0x4000, "FHASLOCK"), (0x8000, "O_EVTONLY"), (0x20000, "O_NOCTTY"),
-    (0x100000, "O_DIRECTORY"), (0x200000, "O_SYMLINK"), (0x400000, "O_DSYNC"),
-    (0x1000000, "O_CLOEXEC"), (0x8000000, "O_CLOFORK"), (0x20000000, "O_NOFOLLOW_ANY"),
-    (0x40000000, "O_EXEC|O_SEARCH"),
-)
-_FFLAG_NAMES: dict[int, str] = {}
-
-
-def fflag_names(fflag: int) -> str:
-    """``FREAD|FWRITE|O_CREAT``; unknown bits as hex.  Cached: a handful of masks recur.
-
-    O_EXEC and O_SEARCH share one bit (0x40000000; which one depends on whether the target
-    is a directory), so that bit reads ``O_EXEC|O_SEARCH``.
-    """
-    text = _FFLAG_NAMES.get(fflag)
-    if text is None:
-        parts, rest = [], fflag & 0xFFFFFFFF
-        for bit, name in FFLAG_BITS:
-            if rest & bit:
-                parts.append(name)
-                rest &= ~bit
-        if rest:
-            parts.append(hex(rest))
-        text = "|".join(parts)
-        if len(_FFLAG_NAMES) < 4096:
-            _FFLAG_NAMES[fflag] = text
-    return text
+# open's fflag by name: ``FREAD|FWRITE|O_CREAT`` (tables/_enums.toml open_fflags, cached per mask).
+fflag_names = load_enums()["open_fflags"].name_of
 
 
 # -- hand-written extractors -------------------------------------------------------------
@@ -249,12 +218,14 @@ def destination_path(d) -> str | None:
     n = d.new_path
     if n is None or n.filename is None:
         return None
-    base = n.dir.path if n.dir is not None else ""
-    return n.filename if not base else (base + n.filename if base.endswith("/") else base + "/" + n.filename)
+    return path_join(n.dir.path if n.dir is not None else "", n.filename)
 
 
 def path_join(directory: str, name: str) -> str:
-    """A directory's path and a name in it as one path (link, clone, copyfile, uipc_bind)."""
+    """A directory's path and a name in it as one path (create/rename's new_path, link, clone,
+    copyfile, uipc_bind); a bare name when there is no directory."""
+    if not directory:
+        return name
     return directory + name if directory.endswith("/") else directory + "/" + name
 
 

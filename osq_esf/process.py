@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 
 from osq_esf.decode import AuditToken, Process, decode_process, parse_time
+from osq_esf.schema import load_enums
 
 # Column order of the process group in tables/_groups.toml; ProcessContext.values follows it.
 PROCESS_COLUMNS: tuple[str, ...] = (
@@ -51,41 +52,6 @@ CS_VALID = 0x1
 CS_ADHOC = 0x2
 CS_INSTALLER = 0x8
 CS_RUNTIME = 0x10000
-# Every code-signing flag by its kern/cs_blobs.h name (CS_ prefix dropped), for cs_flag_names.
-CS_FLAG_NAMES = (
-    (0x1, "VALID"), (0x2, "ADHOC"), (0x4, "GET_TASK_ALLOW"), (0x8, "INSTALLER"),
-    (0x10, "FORCED_LV"), (0x20, "INVALID_ALLOWED"), (0x100, "HARD"), (0x200, "KILL"),
-    (0x400, "CHECK_EXPIRATION"), (0x800, "RESTRICT"), (0x1000, "ENFORCEMENT"), (0x2000, "REQUIRE_LV"),
-    (0x4000, "ENTITLEMENTS_VALIDATED"), (0x8000, "NVRAM_UNRESTRICTED"), (0x10000, "RUNTIME"),
-    (0x20000, "LINKER_SIGNED"), (0x100000, "EXEC_SET_HARD"), (0x200000, "EXEC_SET_KILL"),
-    (0x400000, "EXEC_SET_ENFORCEMENT"), (0x800000, "EXEC_INHERIT_SIP"), (0x1000000, "KILLED"),
-    (0x2000000, "DYLD_PLATFORM"), (0x4000000, "PLATFORM_BINARY"), (0x8000000, "PLATFORM_PATH"),
-    (0x10000000, "DEBUGGED"), (0x20000000, "SIGNED"), (0x40000000, "DEV_CODE"),
-    (0x80000000, "DATAVAULT_CONTROLLER"),
-)
-# es_cs_validation_category_t (ESTypes.h, macOS 14.3+, message version 10).
-CS_VALIDATION_CATEGORIES = {
-    0: "invalid", 1: "platform", 2: "testflight", 3: "development", 4: "app_store", 5: "enterprise",
-    6: "developer_id", 7: "local_signing", 8: "rosetta", 9: "oop_jit", 10: "none",
-}
-_CS_NAMES: dict[int, str] = {}
-
-
-def cs_flag_names(flags: int) -> str:
-    """``VALID|RUNTIME|...``: every set bit by name, unknown bits as hex (cached per mask)."""
-    text = _CS_NAMES.get(flags)
-    if text is None:
-        parts, rest = [], flags & 0xFFFFFFFF
-        for bit, name in CS_FLAG_NAMES:
-            if rest & bit:
-                parts.append(name)
-                rest &= ~bit
-        if rest:
-            parts.append(hex(rest))
-        text = "|".join(parts)
-        if len(_CS_NAMES) < 4096:
-            _CS_NAMES[flags] = text
-    return text
 
 
 def codesigning_flags_text(flags: int) -> str:
@@ -100,6 +66,11 @@ def codesigning_flags_text(flags: int) -> str:
     if flags & CS_INSTALLER:
         out.append("INSTALLER")
     return ", ".join(out)
+
+
+# The code-signing flags and validation category by name (tables/_enums.toml).
+cs_flag_names = load_enums()["cs_flags"].name_of
+cs_validation_category_name = load_enums()["cs_validation_category"].name_of
 
 
 def token_fields(tok) -> tuple[int, int, int, int, int, int, int, int]:
@@ -169,7 +140,7 @@ class ProcessContext:
             p.tty.path if p.tty is not None else None,
             start,
             p.cs_validation_category,
-            CS_VALIDATION_CATEGORIES.get(p.cs_validation_category),
+            cs_validation_category_name(p.cs_validation_category),
             cs_flag_names(p.codesigning_flags),
             asid,
         )
@@ -185,13 +156,14 @@ class Actor:
     later (a parent arrives) makes a new Actor; rows already stored keep the one they got.
     """
 
-    __slots__ = ("ctx", "lineage", "pid", "encoded")
+    __slots__ = ("ctx", "lineage", "pid", "encoded", "narrow")
 
     def __init__(self, ctx: ProcessContext, lineage: tuple):
         self.ctx = ctx
         self.lineage = lineage  # values in osq_esf.layout.LINEAGE_COLUMNS order
         self.pid = ctx.pid
         self.encoded = None  # filled lazily by the row encoder
+        self.narrow = None  # the encoder's blobs of some of the columns (a query's colsUsed), by column set
 
     @property
     def values(self) -> tuple:

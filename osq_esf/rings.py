@@ -22,6 +22,7 @@ from array import array
 from collections import Counter
 
 NULL_INT = -(2**63)  # stands for SQL NULL in integer columns
+MIN_SLOTS = 64  # a ring's slot arrays never shrink below this
 
 # One counter for every ring of the process, so eid is unique across tables.
 _EIDS = itertools.count(1)
@@ -62,10 +63,9 @@ class Budget:
         self.limit = limit
         self.rings: list[EventRing] = []
         self.evictions = 0  # rows evicted because of the global limit
-
-    @property
-    def used(self) -> int:
-        return sum(r._bytes for r in self.rings)
+        # The rings' bytes added up as they change (each ring reports its deltas): enforce() runs
+        # on every batch, and summing a hundred rings each time cost ~2 us per event in small batches.
+        self.used = 0
 
     def enforce(self) -> None:
         """Evict until the rings fit the limit (caller holds the rings' lock)."""
@@ -160,31 +160,21 @@ class EventRing:
             size = self.row_size(objs)
         if self._count == self.capacity:
             self._evict(1)
-        plen = len(self._ctx)
-        pos = self._start + self._count
-        if pos == plen and plen < self.capacity:
-            self._eid.append(eid)
-            self._time.append(time)
-            self._tmax.append(tmax)
-            self._ctx.append(ctx)
-            for col, v in zip(self._ints, ints):
-                col.append(NULL_INT if v is None else v)
-            for col, v in zip(self._objs, objs):
-                col.append(v)
-            self._sizes.append(size)
-        else:
-            pos %= plen
-            self._eid[pos] = eid
-            self._time[pos] = time
-            self._tmax[pos] = tmax
-            self._ctx[pos] = ctx
-            for col, v in zip(self._ints, ints):
-                col[pos] = NULL_INT if v is None else v
-            for col, v in zip(self._objs, objs):
-                col[pos] = v
-            self._sizes[pos] = size
+        self._room(1)
+        pos = (self._start + self._count) % len(self._ctx)
+        self._eid[pos] = eid
+        self._time[pos] = time
+        self._tmax[pos] = tmax
+        self._ctx[pos] = ctx
+        for col, v in zip(self._ints, ints):
+            col[pos] = NULL_INT if v is None else v
+        for col, v in zip(self._objs, objs):
+            col[pos] = v
+        self._sizes[pos] = size
         self._count += 1
         self._bytes += size
+        if self.budget is not None:
+            self.budget.used += size
         self._trim()
         return eid
 
@@ -232,22 +222,16 @@ class EventRing:
             int_cols = [c[skip:] for c in int_cols]
             obj_cols = [c[skip:] for c in obj_cols]
             k = cap
-        # Make room for the batch by count, then write it where the oldest rows were.
+        # Make room for the batch by count, then write it in the free slots after the newest row.
         if self._count + k > cap:
             self._evict(self._count + k - cap)
+        self._room(k)
         columns = [(self._eid, eids), (self._time, times), (self._tmax, tmaxs), (self._ctx, ctxs),
                    (self._sizes, sizes)]
         columns += zip(self._ints, int_cols)
         columns += zip(self._objs, obj_cols)
         plen = len(self._ctx)
         done = 0
-        if plen < cap and self._start + self._count == plen:
-            # Growing phase: the physical arrays are still shorter than the capacity.
-            grow = min(k, cap - plen)
-            for col, vals in columns:
-                col.extend(vals[:grow] if grow < k else vals)
-            done = grow
-            plen += grow
         while done < k:  # the free slots follow the last row, in at most two contiguous pieces
             pos = (self._start + self._count + done) % plen
             m = min(k - done, plen - pos)
@@ -255,7 +239,10 @@ class EventRing:
                 col[pos:pos + m] = vals[done:done + m]
             done += m
         self._count += k
-        self._bytes += sum(sizes)
+        added = sum(sizes)
+        self._bytes += added
+        if self.budget is not None:
+            self.budget.used += added
         self._trim()
         return []
 
@@ -269,6 +256,45 @@ class EventRing:
                 continue
             self.append(time, ctx, ints, objs)
         return refused
+
+    # -- slots ---------------------------------------------------------------------------
+
+    def _columns(self) -> list:
+        return [self._eid, self._time, self._tmax, self._ctx, self._sizes, *self._ints, *self._objs]
+
+    def _room(self, k: int) -> None:
+        """Make sure ``k`` more rows have free slots (the caller made room by count).
+
+        The slots grow with the rows kept, not with the rows ever written: a ring held down
+        by a byte budget reuses the slots its evicted rows left instead of growing to its
+        capacity, so the slot arrays stay near what the budget accounts.
+        """
+        plen = len(self._ctx)
+        need = self._count + k
+        if need > plen:
+            self._resize(min(self.capacity, max(need, plen + (plen >> 2), MIN_SLOTS)))
+
+    def _resize(self, size: int) -> None:
+        """Give the ring ``size`` slots (at least its rows), the rows moved to the front in order."""
+        plen, s, n = len(self._ctx), self._start, self._count
+        for col in self._columns():
+            if n and s:
+                col[:] = col[s:] + col[:s]  # oldest row first (the free slots end up after the newest)
+            if size > plen:
+                if isinstance(col, list):
+                    col.extend([None] * (size - plen))
+                else:
+                    col.frombytes(bytes(8 * (size - plen)))
+            elif size < plen:
+                del col[size:]
+        self._start = 0
+
+    def _shrink(self) -> None:
+        """Hand back slots when the rows kept fill less than a quarter of them (a table whose share
+        of the global budget went to others must not keep a flood's worth of slots)."""
+        plen = len(self._ctx)
+        if plen > MIN_SLOTS and self._count < plen >> 2:
+            self._resize(max(MIN_SLOTS, self._count + (self._count >> 1)))
 
     # -- eviction ------------------------------------------------------------------------
 
@@ -292,6 +318,7 @@ class EventRing:
             i = i + 1 if i + 1 < plen else 0
         self._evict(n)
         self._evicted_last = n
+        self._shrink()
 
     def _evict(self, n: int) -> None:
         """Drop the ``n`` oldest rows: count them, attribute them, and clear their slots so the
@@ -305,16 +332,17 @@ class EventRing:
                 continue
             if self._attribute:
                 self._count_evicted(self._objs[0], self._objs[1], lo, hi)
-            self._bytes -= sum(self._sizes[lo:hi])
+            freed = sum(self._sizes[lo:hi])
+            self._bytes -= freed
+            if self.budget is not None:
+                self.budget.used -= freed
             blank = [None] * (hi - lo)
             self._ctx[lo:hi] = blank
             for col in self._objs:
                 col[lo:hi] = blank
         self._count -= n
         self.evicted += n
-        # While the arrays are still growing, new rows go at their end: an emptied ring keeps
-        # its free slots there (start + count == len) instead of wrapping to the front.
-        self._start = plen if self._count == 0 and plen < self.capacity else (s + n) % plen
+        self._start = (s + n) % plen if self._count else 0
 
     def _count_evicted(self, types, clients, lo: int, hi: int) -> None:
         """Attribute the evicted rows [lo, hi) of the given columns (one C-level count per batch)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 import sys
 from dataclasses import dataclass, field, replace
+from functools import cache
 from importlib import resources
 
 if sys.version_info >= (3, 11):
@@ -139,27 +140,35 @@ class TableSpec:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Enum:
     """Names of an ES enum's values, or of a bit set's bits (``bits = true``)."""
 
     name: str
     values: dict[int, str]
     bits: bool = False
+    # A bit set's texts by mask: a handful of masks recur (open's flags, code-signing flags).
+    _texts: dict = field(default_factory=dict, repr=False)
 
     def name_of(self, value) -> str | None:
+        """The value's name, or a bit set's ``NAME|NAME|0x...`` (unknown bits as hex); None for None."""
         if value is None:
             return None
         if not self.bits:
             return self.values.get(value)
-        parts, rest = [], value
-        for bit, text in self.values.items():
-            if bit and rest & bit == bit:
-                parts.append(text)
-                rest &= ~bit
-        if rest:
-            parts.append(hex(rest))
-        return "|".join(parts) if parts else self.values.get(0, "")
+        text = self._texts.get(value)
+        if text is None:
+            parts, rest = [], value & 0xFFFFFFFFFFFFFFFF
+            for bit, name in self.values.items():
+                if bit and rest & bit == bit:
+                    parts.append(name)
+                    rest &= ~bit
+            if rest:
+                parts.append(hex(rest))
+            text = "|".join(parts) if parts else self.values.get(0, "")
+            if len(self._texts) < 4096:
+                self._texts[value] = text
+        return text
 
 
 def _options(c: dict, at: str, name: str) -> int:
@@ -232,8 +241,8 @@ def _columns(raw: list, group: str, where: str, enums: dict[str, Enum]) -> list[
             base = replace(base, enum=enum_name, bits=e.bits)
             cols.append(base)
             suffix = "_names" if e.bits else "_name"
-            what = "bits" if e.bits else "value"
-            cols.append(Column(name + suffix, "TEXT", 0, f"`{name}` by name ({e.name} {what}s as ES names them).",
+            what = "bits" if e.bits else "values"
+            cols.append(Column(name + suffix, "TEXT", 0, f"`{name}` by name ({e.name} {what} as ES names them).",
                                group, base.source, "", base.since, enum_name, e.bits, named=name))
             continue
         cols.append(base)
@@ -375,7 +384,9 @@ def load_specs() -> dict[str, TableSpec]:
     return parse_specs(files)
 
 
+@cache
 def load_enums() -> dict[str, Enum]:
+    """The enums installed with the package (tables/_enums.toml), loaded once."""
     return _enums(resources.files("osq_esf._specs").joinpath("_enums.toml").read_text())
 
 

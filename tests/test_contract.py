@@ -67,6 +67,13 @@ def expected_process(body: dict, col) -> object:
     return proc.get(col.process) or None
 
 
+def joined(directory: str, name: str) -> str:
+    """A directory and a name as one path, written out independently of the code under test."""
+    if directory == "":
+        return name
+    return f"{directory}{name}" if directory[-1] == "/" else f"{directory}/{name}"
+
+
 def expected(body: dict, col, version: int, enums) -> tuple[bool, object]:
     """(checked, value) for a column; columns whose value needs the code under test are not checked."""
     if col.since and version < col.since:
@@ -75,6 +82,9 @@ def expected(body: dict, col, version: int, enums) -> tuple[bool, object]:
         return True, None  # a replay never resolves usernames
     if col.process:
         return True, expected_process(body, col)
+    if col.transform == "path_join":  # two sources: NULL unless both are there
+        d, n = walk(body, col.source[0]), walk(body, col.source[1])
+        return True, None if d is None or n is None else joined(d, n)
     v = first_present(body, col.source)
     if col.named:
         return True, None if v is None else enums[col.enum].name_of(v)
@@ -95,7 +105,7 @@ def expected(body: dict, col, version: int, enums) -> tuple[bool, object]:
         if v.get("existing_file"):
             return True, v["existing_file"]["path"]
         n = v.get("new_path")
-        return (True, None) if not n else (True, n["dir"]["path"].rstrip("/") + "/" + n["filename"])
+        return (True, None) if not n else (True, joined(n["dir"]["path"], n["filename"]))
     if t == "path_or_string":
         return True, v if isinstance(v, str) else v["path"]
     if t == "exit_status":

@@ -126,7 +126,8 @@ def test_demo_validates_and_matches_the_bundled_recording(demo):
 
 @pytest.mark.parametrize("version", [*range(1, 12), "mixed"])
 def test_every_version_validates(version):
-    for scenario, events, form in (("demo", 360, "object"), ("bench", 150, "array"), ("types", 250, "mixed")):
+    for scenario, events, form in (("demo", 360, "object"), ("bench", 150, "array"), ("types", 250, "mixed"),
+                                   ("attacks", None, "array"), ("workday", None, "mixed")):
         c = generate(scenario, events=events, seed=3, version=version, token_form=form)
         assert_valid(c.lines, f"{scenario} v{version}")
         msgs = messages(c.lines)
@@ -642,7 +643,7 @@ def test_determinism():
     assert a.lines == b.lines and a.truth == b.truth
     assert list(a.iter_lines()) == a.lines  # iterating again regenerates the same bytes
     assert generate("bench", events=400, seed=10).lines != generate("bench", events=400, seed=9).lines
-    for scenario, events in (("demo", None), ("types", 500)):  # every scenario, not just bench
+    for scenario, events in (("demo", None), ("types", 500), ("attacks", None), ("workday", None)):  # every scenario
         first = generate(scenario, events=events, seed=4, version="mixed", token_form="mixed").lines
         assert first == generate(scenario, events=events, seed=4, version="mixed", token_form="mixed").lines
         assert first != generate(scenario, events=events, seed=5, version="mixed", token_form="mixed").lines
@@ -738,3 +739,44 @@ def test_option_combinations(version, token_form, shuffle, escape, crlf, clients
     assert sum(sum(g.values()) for g in c.truth.garbage.values()) == garbage
     assert set(GARBAGE_KINDS) >= {k for g in c.truth.garbage.values() for k in g}
     assert_truth_matches_recount(c)
+
+
+# -- the detection scenarios' ground truth ------------------------------------------------------
+
+
+def _processes(obj) -> list[dict]:
+    """Every process object in a message (the acting one and those its event names)."""
+    out = []
+    if isinstance(obj, dict):
+        if "audit_token" in obj and "executable" in obj:
+            out.append(obj)
+        for value in obj.values():
+            out += _processes(value)
+    elif isinstance(obj, list):
+        for item in obj:
+            out += _processes(item)
+    return out
+
+
+@pytest.mark.parametrize("scenario, version", [("attacks", 10), ("attacks", 7), ("workday", 9)])
+def test_detection_scenarios_ground_truth_names_processes_the_lines_show(scenario, version):
+    c = generate(scenario, seed=6, version=version, token_form="mixed")
+    msgs = messages(c.lines)
+    expected = c.expected
+    assert expected and all(e.since <= version <= e.until for e in expected)
+    assert all(e.benign for e in expected) == (scenario == "workday")
+    for e in expected:
+        carriers = [m for m in msgs if e.event in m["event"]]
+        assert carriers, e
+        if e.pid is None:
+            continue
+        actors = {(tok(p["audit_token"])[0], p["executable"]["path"]) for m in carriers for p in _processes(m)}
+        if (e.pid, e.path) not in actors:  # a process that had exited: its token, and its exec earlier
+            assert e.pid in {tok(t)[0] for m in carriers for t in body_tokens(m["event"])}, e
+            assert (e.pid, e.path) in {(tok(m["event"]["exec"]["target"]["audit_token"])[0],
+                                        m["event"]["exec"]["target"]["executable"]["path"])
+                                       for m in msgs if "exec" in m["event"]}, e
+    # A version that cannot carry an event type expects nothing from it.
+    older = generate(scenario, seed=6, version=5).expected
+    assert all(first_message_version(e.event) <= 5 and e.since <= 5 for e in older)
+    assert len(older) < len(expected) or scenario == "workday"

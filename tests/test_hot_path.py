@@ -88,6 +88,7 @@ class _Ctx:
         self.values = tuple(values)
         self.pid = values[0] if isinstance(values[0], int) else -1
         self.encoded = None
+        self.narrow = None
 
 
 def _text():
@@ -155,6 +156,8 @@ def test_direct_encoder_decodes_to_the_expected_rows(data):
         else:  # a superset of the used columns, each exactly as expected
             assert set(cols_used) & set(w) <= set(g)
             assert g == {k: w[k] for k in g}
+            # a narrow query gets only the process and lineage columns it asked for
+            assert set(g) & set(ACTOR_COLUMNS) <= set(cols_used)
 
 
 def test_interned_columns_share_one_string_per_value():

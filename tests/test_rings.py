@@ -151,3 +151,82 @@ def test_the_global_budget_evicts_the_flooded_ring_first():
         quiet.append(i, None, (i,), ("q" * 200,))
         budget.enforce()
     assert budget.used <= 60_000 and budget.evictions > 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(capacity=st.integers(1, 300), max_bytes=st.sampled_from([0, 2_000, 8_000, 40_000]),
+       steps=st.lists(st.tuples(st.integers(0, 140), st.integers(0, 40), st.booleans()), min_size=1, max_size=25))
+def test_slots_follow_the_rows_kept_and_the_rows_stay_in_order(capacity, max_bytes, steps):
+    """Batches and single appends, evictions by count and by bytes: the ring holds exactly the
+    newest rows a model keeps, in order, and its slot arrays grow only with the rows it keeps."""
+    from collections import deque
+
+    from osq_esf.rings import MIN_SLOTS
+
+    ring = EventRing(("a",), ("s",), capacity, max_bytes)
+    model: deque = deque()
+    t = 0
+    most = 0
+    for k, width, one_by_one in steps:
+        most = max(most, len(ring) + k)  # rows the ring must hold at once, before a byte trim
+        rows = []
+        for _ in range(k):
+            t += 1
+            rows.append((t, "c", (t,), ("x" * width + str(t),)))
+        if one_by_one or k < 4:
+            for r in rows:
+                ring.append(*r)
+        else:
+            assert ring.extend(rows) == []
+        for r in rows:
+            model.append(r[0])
+        while len(model) > len(ring):
+            model.popleft()
+        snap = ring.snapshot()
+        assert list(snap.time) == list(model) == list(snap.cols[0])
+        assert [v[-len(str(m)):] for v, m in zip(snap.cols[1], model)] == [str(m) for m in model]
+        assert len(ring) <= capacity
+        slots = len(ring._ctx)
+        assert len(ring._time) == len(ring._eid) == len(ring._sizes) == len(ring._ints[0]) == len(ring._objs[0]) == slots
+        # never more slots than the capacity, nor than 1.25x the most rows held at once (or the minimum)
+        assert slots <= capacity and slots <= max(MIN_SLOTS, most + most // 4 + 1)
+        assert sum(ring._sizes[ring._phys(i)] for i in range(len(ring))) == ring.buffered_bytes
+
+
+def test_a_ring_held_down_by_bytes_does_not_grow_its_slots_to_its_capacity():
+    r = EventRing(("n",), ("s",), 100_000, max_bytes=20_000)
+    for b in range(200):
+        r.extend([(b, "c", (i,), (f"/tmp/{b}/{i}",)) for i in range(250)])
+    assert len(r) < 400  # the bytes keep it small...
+    assert len(r._ctx) < 1_000  # ...and so its slots, though 50,000 rows went through
+
+
+def test_a_ring_whose_rows_were_evicted_hands_back_its_slots():
+    r = EventRing(("n",), ("s",), 100_000)
+    r.extend([(i, "c", (i,), ("x",)) for i in range(50_000)])
+    assert len(r._ctx) >= 50_000
+    r.evict_bytes(r.buffered_bytes // 100)
+    assert len(r) <= 600 and len(r._ctx) < 2_000
+    assert list(r.snapshot().time) == list(range(50_000 - len(r), 50_000))
+
+
+@settings(max_examples=80, deadline=None)
+@given(limit=st.sampled_from([0, 3_000, 20_000]),
+       steps=st.lists(st.tuples(st.integers(0, 2), st.integers(0, 60), st.integers(0, 30)), min_size=1, max_size=30))
+def test_the_budget_keeps_the_sum_of_the_rings_bytes(limit, steps):
+    from osq_esf.rings import Budget
+
+    budget = Budget(limit)
+    rings = [EventRing(("n",), ("s",), cap, max_bytes=mb, budget=budget)
+             for cap, mb in ((50, 0), (400, 5_000), (1000, 0))]
+    for which, k, width in steps:
+        rows = [(i, "c", (i,), ("y" * width,)) for i in range(k)]
+        if k < 4:
+            for r in rows:
+                rings[which].append(*r)
+        else:
+            rings[which].extend(rows)
+        budget.enforce()
+        assert budget.used == sum(r.buffered_bytes for r in rings)
+        if limit:
+            assert budget.used <= limit or all(len(r) <= 1 for r in rings)

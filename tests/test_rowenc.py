@@ -33,6 +33,12 @@ def _both(table: EventTable, snap, used) -> tuple[bytes, bytes]:
     """(compiled, Python) encodings of the same snapshot."""
     args = (snap.ctx, snap.eid, snap.time, snap.cols, used)
     c = table._encode_rows(*args)
+    # Into a reused buffer (the server's call slots): the same bytes, whatever the buffer held
+    # before and whether it must grow.
+    for buf in (bytearray(), bytearray(b"\xff" * 7), bytearray(b"\xee" * (len(c) + 100))):
+        size = len(buf)
+        n = table._encode_rows(*args, out=buf)
+        assert bytes(buf[:n]) == c and len(buf) >= max(size, n)
     saved, table._rowenc = table._rowenc, None
     try:
         return c, table._encode_rows(*args)
@@ -115,3 +121,22 @@ def test_python_fallback_decodes_to_the_expected_rows(monkeypatch):
     monkeypatch.setattr(encode, "rowenc", None)
     assert all(t._rowenc is None for t in event_tables(Pipeline(default_kinds())))
     test_hot_path.test_direct_encoder_decodes_to_the_expected_rows()
+
+
+@needs_c
+def test_chunks_written_into_a_buffer_are_the_chunks_of_bytes(monkeypatch):
+    """generate() with plan.out: each chunk is a view of the one buffer, equal to the bytes chunk."""
+    from osq_esf.extension import tables as tables_mod
+    from osq_esf.extension.constraints import Plan
+
+    monkeypatch.setattr(tables_mod, "CHUNK_ROWS", 3)
+    table = event_table(Pipeline(default_kinds()), "es_open")
+    ctx = _Ctx([1 if c in ("pid", "pidversion") else None for c in ACTOR_COLUMNS])
+    for i in range(10):
+        table.ring.append(i, ctx, tuple(i for _ in table.int_names), tuple(f"/p/{i}" for _ in table.obj_names))
+    n, plain = table.generate(Plan())
+    plain = list(plain)
+    buf = bytearray()
+    n2, views = table.generate(Plan(out=buf))
+    got = [bytes(v) for v in views]  # each copied before the next is asked for
+    assert n == n2 == 10 and len(plain) == 4 and got == plain

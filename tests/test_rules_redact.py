@@ -357,3 +357,61 @@ def test_output_is_bounded(items):
         masks = after.count("<redacted:")
         assert masks <= max(1, len(before))
         assert len(after) <= len(before) + 2 + masks * len("<redacted:private-key>")
+
+
+# -- the memory of clean joined texts (Redactor._clean) ----------------------------------------
+
+SESSION_ENV = quote_join(["HOME=/Users/a", "SHELL=/bin/zsh", "TERM_SESSION_ID=6F1C", "PATH=/usr/bin:/bin",
+                          "LANG=en_US.UTF-8", "DIR=/Users/a/Application Support/x"])
+
+
+def test_a_clean_text_seen_again_is_not_scanned_again():
+    red = default_redactor()
+    assert red.joined(SESSION_ENV) is SESSION_ENV
+    scanned = red.finder.scanned
+    assert scanned > 0
+    again = str(SESSION_ENV.encode().decode())  # an equal text in another object, as a new row holds
+    assert red.joined(again) is again
+    assert red.finder.scanned == scanned
+
+
+def test_a_text_with_a_secret_is_masked_and_counted_every_time():
+    red = default_redactor()
+    text = quote_join(["HOME=/Users/a", "GITHUB_TOKEN=ghp_abc"])
+    for n in (1, 2, 3):
+        assert red.joined(text) == quote_join(["HOME=/Users/a", "GITHUB_TOKEN=<redacted:env-token>"])
+        assert {r.name: r.hits for r in red.rules}["env-token"] == n
+
+
+def test_a_text_holding_a_mask_is_scanned_every_time():
+    # The mask replaces itself (no change), yet the rule counts a hit each time: never remembered.
+    red = default_redactor()
+    text = quote_join(["GITHUB_TOKEN=<redacted:env-token>"])
+    for n in (1, 2):
+        assert red.joined(text) == text
+        assert {r.name: r.hits for r in red.rules}["env-token"] == n
+
+
+def test_the_memory_of_clean_texts_is_bounded(monkeypatch):
+    from osq_esf.rules import redact
+
+    monkeypatch.setattr(redact, "CLEAN_TEXTS", 3)
+    red = default_redactor()
+    for i in range(10):
+        red.joined(quote_join([f"HOME=/Users/u{i}", "TERM_SESSION_ID=1"]))
+        assert len(red._clean) <= 3
+    assert red.joined(SESSION_ENV) is SESSION_ENV
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["HOME=/x", "TOKEN=abc", "-p", "secret", "mysql", "-pX", "a b", '"q"',
+                                 "--password", "x", "<redacted:env-token>", "u:p@h", "PWD=/"]), max_size=8))
+def test_remembering_changes_no_answer_and_no_count(items):
+    text = quote_join(items) if items else ""
+    fresh, warm = default_redactor(), default_redactor()
+    warm.joined(text)
+    before = {r.name: r.hits for r in warm.rules}
+    first = fresh.joined(text)
+    assert warm.joined(text) == first
+    after = {r.name: r.hits for r in warm.rules}
+    assert {k: after[k] - before[k] for k in after} == {r.name: r.hits for r in fresh.rules}

@@ -305,3 +305,32 @@ def test_running_out_of_fds_is_not_taken_for_osquery_going_away(serve, monkeypat
     srv.watch_manager(0.01)  # returns once osquery is really gone
     assert len(attempts) == 4 and srv.limits["fds"].hits == 3
     assert srv.stop_reason == "osquery went away (ConnectionRefusedError)"
+
+
+def test_a_manager_that_hangs_up_mid_registration_is_a_registration_error(tmp_path):
+    """osquery stopping while we register (a standalone extension coming back) must be an error the
+    caller handles, not a thrift exception that ends the process."""
+    import socket as socketlib
+    import threading
+
+    from osq_esf.extension.server import ExtensionServer, RegistrationError
+
+    path = str(tmp_path / "em")
+    listener = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(4)
+
+    listener.settimeout(10)
+
+    def hang_up():
+        conn, _ = listener.accept()
+        conn.close()  # accepted, then gone before answering
+
+    t = threading.Thread(target=hang_up, daemon=True)
+    t.start()
+    try:
+        with pytest.raises(RegistrationError, match="failed"):
+            ExtensionServer([]).register(path, 0.5)
+    finally:
+        t.join()
+        listener.close()

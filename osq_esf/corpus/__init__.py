@@ -3,9 +3,11 @@
 There is no Mac in CI, so recordings come from a simulated one (:mod:`.world`) that
 follows eslogger's real schema: every envelope, process, file and stat key for the
 message version, tokens as objects or 8-element arrays, keys in varying order, ``/``
-escaped as ``\\/``.  Three scenarios: ``demo`` (:mod:`.scenarios`), a story a
-detection engineer recognises; ``bench`` (:mod:`.bench`), a realistic high-volume mix; and
-``types`` (:mod:`.every_type`), every one of the 104 NOTIFY types, for decoders and tables.  Several
+escaped as ``\\/``.  Five scenarios: ``demo`` (:mod:`.scenarios`), a story a
+detection engineer recognises; ``bench`` (:mod:`.bench`), a realistic high-volume mix;
+``types`` (:mod:`.every_type`), every one of the 104 NOTIFY types, for decoders and tables; and
+``attacks`` and ``workday`` (:mod:`.detections`), what the detection pack must catch and the benign
+day it must stay quiet on, with the results it must report (:attr:`Corpus.expected`).  Several
 ES clients, injected gaps, repeats and garbage come with exact ground truth
 (:mod:`.streams`).  Same seed and options, same bytes.
 
@@ -26,19 +28,28 @@ import threading
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from osq_esf.corpus import bench, every_type, scenarios
+from osq_esf.corpus import bench, detections, every_type, scenarios
 from osq_esf.corpus.render import Envelopes
 from osq_esf.corpus.streams import DEFAULT_CLIENTS, GARBAGE_KINDS, Streams, Truth, parse_clients, parse_garbage, per_client
 from osq_esf.corpus.world import Mac
 
-__all__ = ["generate", "write", "Corpus", "Truth", "DEFAULT_CLIENTS", "GARBAGE_KINDS", "SCENARIOS", "VERSIONS"]
+__all__ = ["generate", "write", "Corpus", "Expected", "Truth", "DEFAULT_CLIENTS", "GARBAGE_KINDS", "SCENARIOS",
+           "VERSIONS"]
+Expected = detections.Expected
 
 # scenario -> (the generator that drives the Mac, its default number of messages)
-SCENARIOS = {"demo": (scenarios.demo, 2500), "bench": (bench.bench, 100_000), "types": (every_type.types, 104)}
+SCENARIOS = {"demo": (scenarios.demo, 2500), "bench": (bench.bench, 100_000), "types": (every_type.types, 104),
+             "attacks": (detections.attacks, 1500), "workday": (detections.workday, 1500)}
 VERSIONS = tuple(range(1, 12))
 TOKEN_FORMS = ("object", "array", "mixed")
 DEMO_T0 = 1_791_190_800 * 10**9  # 2026-10-05T09:00:00Z, a few seconds after boot
 BENCH_T0 = 1_791_072_000 * 10**9  # 2026-10-04T00:00:00Z, hours after boot
+ATTACKS_T0 = 1_791_291_600 * 10**9  # 2026-10-06T13:00:00Z
+WORKDAY_T0 = 1_791_363_600 * 10**9  # 2026-10-07T09:00:00Z
+# scenario -> (first message time, uptime then, default events per second, file stats change at every write)
+CLOCKS = {"demo": (DEMO_T0, int(2e9), 20.0, True), "attacks": (ATTACKS_T0, int(9 * 3600e9), 20.0, True),
+          "workday": (WORKDAY_T0, int(3600e9), 20.0, True)}
+OTHER_CLOCK = (BENCH_T0, int(5 * 3600e9), 5000.0, False)
 
 
 @dataclass(frozen=True)
@@ -82,9 +93,9 @@ def generate(scenario: str = "demo", *, events: int | None = None, seed: int = 0
     ``{name: [types]}`` or ``"a=exec,fork;b=open"``.  ``gaps``/``repeats``: messages to drop /
     re-emit per client (int or ``{client: n}``).  ``garbage``: int or ``{kind: n}`` over
     :data:`GARBAGE_KINDS`.  ``rate``: mean events per second of the simulated clock.
-    ``events``: bench emits exactly that many messages (before client filtering); demo
-    always tells its whole story and fills up to ``events`` with noise; types runs cycles of
-    every NOTIFY type the message version can carry until ``events``.
+    ``events``: bench emits exactly that many messages (before client filtering); demo,
+    attacks and workday always tell their whole story and fill up to ``events`` with noise;
+    types runs cycles of every NOTIFY type the message version can carry until ``events``.
     """
     if scenario not in SCENARIOS:
         raise ValueError(f"scenario {scenario!r}: choose from {', '.join(SCENARIOS)}")
@@ -103,7 +114,7 @@ def generate(scenario: str = "demo", *, events: int | None = None, seed: int = 0
     forms = ("object", "array") if token_form == "mixed" else (token_form,)
     spec = Spec(scenario, events, int(seed), versions, forms, bool(shuffle_keys), bool(escape_slashes), parsed,
                 gaps_d, repeats_d, parse_garbage(garbage), bool(crlf),
-                float(rate) if rate else (20.0 if scenario == "demo" else 5000.0))
+                float(rate) if rate else CLOCKS.get(scenario, OTHER_CLOCK)[2])
     return Corpus(spec)
 
 
@@ -120,14 +131,14 @@ class Corpus:
     def __init__(self, spec: Spec):
         self.spec = spec
         self._truth: Truth | None = None
+        self._expected: list | None = None
         self._lines: list[bytes] | None = None
 
     def _streams(self) -> tuple[Streams, Iterator]:
         s = self.spec
-        demo = s.scenario == "demo"
+        t0, uptime, _, live_stat = CLOCKS.get(s.scenario, OTHER_CLOCK)
         mac = Mac(s.seed, versions=s.versions, token_forms=s.token_forms, shuffle=s.shuffle_keys,
-                  escape=s.escape_slashes, t0_ns=DEMO_T0 if demo else BENCH_T0,
-                  uptime_ns=int(2e9) if demo else int(5 * 3600e9), rate=s.rate, live_stat=demo)
+                  escape=s.escape_slashes, t0_ns=t0, uptime_ns=uptime, rate=s.rate, live_stat=live_stat)
         streams = Streams(mac, s.clients, seed=s.seed, expected=s.events, gaps=s.gaps, repeats=s.repeats,
                           garbage=s.garbage, crlf=s.crlf, envelopes=Envelopes(mac.style, 16))
         steps = SCENARIOS[s.scenario][0](mac, s.events)
@@ -138,6 +149,7 @@ class Corpus:
         streams, it = self._streams()
         yield from it
         self._truth = streams.truth
+        self._expected = list(streams.mac.expected)
 
     def iter_lines(self) -> Iterator[bytes]:
         for _, line in self.iter_tagged():
@@ -166,6 +178,17 @@ class Corpus:
             for _ in self.iter_tagged():
                 pass
         return self._truth
+
+    @property
+    def expected(self) -> list[Expected]:
+        """What the detection pack must report on this corpus (``attacks``, ``workday``; empty for
+        the others).  Exact for a corpus of one message version; with several, only the records
+        every version of it shows the same way."""
+        if self._expected is None:
+            for _ in self.iter_tagged():
+                pass
+        versions = self.spec.versions
+        return [e for e in self._expected if e.since <= min(versions) and max(versions) <= e.until]
 
     def write(self, path: str | os.PathLike, *, compresslevel: int = 6) -> Truth:
         """Write to ``path`` (gzip if it ends in .gz, stdout if "-").  A ``{client}`` in the

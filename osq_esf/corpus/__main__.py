@@ -5,11 +5,13 @@
     python -m osq_esf.corpus --scenario types --version 10 --token-form array --out /tmp/every-type.jsonl
     python -m osq_esf.corpus --scenario bench --events 20000 --clients default --gaps 25 \\
         --repeats 3 --garbage 12 --out '/tmp/run-{client}.jsonl' --truth /tmp/truth.json
+    python -m osq_esf.corpus --scenario attacks --version 10 --out /tmp/attacks.jsonl --expected /tmp/expected.json
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -59,6 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--compresslevel", type=int,
                     help="gzip level for .gz outputs (default 6 for demo, 1 for bench: gzip is the slow part)")
     ap.add_argument("--truth", help="also write the ground truth as JSON to this file")
+    ap.add_argument("--expected", help="also write what the detection pack must report (attacks, workday) as JSON")
     a = ap.parse_args(argv)
     try:
         corpus = generate(a.scenario, events=a.events, seed=a.seed, version=a.version, token_form=a.token_form,
@@ -75,6 +78,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.truth:
         with open(a.truth, "w") as f:
             json.dump(truth.as_dict(), f, indent=1, sort_keys=True)
+    if a.expected:
+        with open(a.expected, "w") as f:
+            json.dump([dataclasses.asdict(e) for e in corpus.expected], f, indent=1)
     print(f"{lines} lines of generated eslogger JSON in {dt:.1f} s ({lines / max(dt, 1e-9):,.0f} lines/s); "
           f"lost {truth.total_lost}, regressions {sum(truth.regressions_global.values())}, "
           f"garbage lines {truth.decode_errors}", file=sys.stderr)

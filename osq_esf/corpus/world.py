@@ -230,6 +230,7 @@ class Mac(KernelEvents, UserspaceEvents):
         self._env_cache: dict[tuple, bytes] = {}
         self._versions_of: dict[int, tuple[int, ...]] = {}  # event type -> the versions that can carry it
         self.jobs: dict[str, Proc] = {}  # launchd job label -> its process (the latest started)
+        self.expected: list = []  # what the detection pack must report (osq_esf.corpus.detections.Expected)
         launchd_img = self.image(LAUNCHD_PATH, "com.apple.xpc.launchd")
         self.launchd = Proc(1, 1, launchd_img, self.boot, None)
         self.launchd.threads = [self.tid() for _ in range(4)]

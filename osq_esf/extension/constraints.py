@@ -29,6 +29,9 @@ class Plan:
     empty: bool = False  # the constraints cannot all hold
     cols_used: set[str] | None = None  # None: unknown, send every column
     equals: dict[str, str] = field(default_factory=dict)
+    # Where the reply path wants rows encoded (a reused buffer of its call slot), or None: then
+    # each chunk is its own bytes.  With a buffer, each chunk is a view valid until the next.
+    out: bytearray | None = None
 
 
 def _number(expr: str) -> float | None:

@@ -153,10 +153,11 @@ class ColumnEncoder:
         return [list(map(self.prefix.__getitem__, map(len, digits))), digits]
 
 
-def process_blob(ctx, keys: tuple[bytes, ...], numeric: tuple[bool, ...]) -> tuple[int, bytes]:
-    """Encode a ProcessContext's columns once; every row of that process reuses it."""
+def process_blob(values, keys: tuple[bytes, ...], numeric: tuple[bool, ...]) -> tuple[int, bytes]:
+    """Encode an Actor's column values (all of them, or those a query uses) once; every row
+    of that actor reuses the blob."""
     out = []
-    for key, is_num, v in zip(keys, numeric, ctx.values):
+    for key, is_num, v in zip(keys, numeric, values):
         if v is None:
             if is_num:
                 out.append(key + string(b""))

@@ -120,6 +120,12 @@ def parse_redaction(raw, taken: set[str]) -> RedactionConfig:
     return cfg
 
 
+# Bounds of Redactor's memory of clean joined texts: entries, characters in all, one text's length.
+CLEAN_TEXTS = 4096
+CLEAN_CHARS = 4 << 20
+CLEAN_TEXT = 65536
+
+
 def split_joined(text: str) -> list[str]:
     """Inverse of :func:`quote_join` for a non-empty item list."""
     items, i, n = [], 0, len(text)
@@ -161,6 +167,11 @@ class Redactor:
         self.max_value = max_value
         # A configured rule can match anything: with one, every text is split and scanned.
         self._always = bool(config)
+        # Joined texts (argv, env) known to come back unchanged: a session's environment repeats
+        # on every command it runs, and scanning one costs ~100-300 us.  Only texts that no rule
+        # can have counted a hit on go in (see joined), so a hit replays nothing; bounded.
+        self._clean: set[str] = set()
+        self._clean_chars = 0
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -216,13 +227,23 @@ class Redactor:
 
     def joined(self, text: str | None) -> str | None:
         """Redact a quote_join'ed text; the same object back when nothing matched."""
-        if not text:
+        if not text or text in self._clean:
             return text
         # A backslash means quote_join escaped something: split such texts unconditionally.
         if "\\" not in text and not self._candidate(text):
             return text
         masked = self.items(split_joined(text))
-        return text if masked is None else quote_join(masked)
+        if masked is not None:
+            return quote_join(masked)
+        # Unchanged, so no rule masked anything; a mask is counted as a hit even when it equals
+        # the text it replaces, so a text holding a mask's own wording is never remembered.
+        if "<redacted:" not in text and len(text) <= CLEAN_TEXT:
+            if len(self._clean) >= CLEAN_TEXTS or self._clean_chars > CLEAN_CHARS:
+                self._clean.clear()
+                self._clean_chars = 0
+            self._clean.add(text)
+            self._clean_chars += len(text)
+        return text
 
     # -- configured rules --------------------------------------------------------------
 

@@ -84,15 +84,35 @@ def words(name: str) -> list[str]:
     return out
 
 
+# name -> category (or None): names repeat on every exec (the environment's, the options'),
+# and splitting one into words is most of the finder's cost per item.  Bounded: cleared when full.
+_CATEGORIES: dict[str, str | None] = {}
+CATEGORY_CACHE = 8192
+
+
 def name_category(name: str) -> str | None:
     """The secret category of a variable, option or property name, or None.
 
     ``GITHUB_TOKEN``, ``db-password``, ``keyStorePassword``, ``MYSQL_PWD``, ``SSHPASS``,
     ``//registry/:_authToken``, ``OP_SESSION_x`` have one; ``TOKENIZERS_PARALLELISM``,
     ``PWD``, ``SSH_AUTH_SOCK``, ``--password-file``, ``--no-password`` have none.
+    A pure function of the name, so answers are cached (:data:`CATEGORY_CACHE` names).
     """
     if not name or len(name) > MAX_NAME:
         return None
+    try:
+        return _CATEGORIES[name]
+    except KeyError:
+        pass
+    cat = _category(name)
+    if len(_CATEGORIES) >= CATEGORY_CACHE:
+        _CATEGORIES.clear()
+    _CATEGORIES[name] = cat
+    return cat
+
+
+def _category(name: str) -> str | None:
+    """:func:`name_category` without the cache."""
     if name.upper() in _OS_SESSION:
         return None
     ws = words(name)
