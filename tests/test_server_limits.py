@@ -305,3 +305,61 @@ def test_running_out_of_fds_is_not_taken_for_osquery_going_away(serve, monkeypat
     srv.watch_manager(0.01)  # returns once osquery is really gone
     assert len(attempts) == 4 and srv.limits["fds"].hits == 3
     assert srv.stop_reason == "osquery went away (ConnectionRefusedError)"
+
+
+def _encoded_call(table: str = "t_big") -> bytes:
+    from osquery.extensions import Extension
+    from thrift.protocol import TBinaryProtocol
+    from thrift.Thrift import TMessageType
+    from thrift.transport import TTransport
+
+    buf = TTransport.TMemoryBuffer()
+    prot = TBinaryProtocol.TBinaryProtocol(buf)
+    prot.writeMessageBegin("call", TMessageType.CALL, 1)
+    Extension.call_args(registry="table", item=table, request={"action": "generate"}).write(prot)
+    prot.writeMessageEnd()
+    return buf.getvalue()
+
+
+def test_clients_that_send_half_a_request_cannot_keep_a_ping_out(serve):
+    """A connection waiting for the rest of a request is waiting on its client, like an idle one:
+    the connection cap may close it, so a ping always gets through."""
+    srv = serve(max_connections=4)
+    call_bytes = _encoded_call()
+    slow = []
+    try:
+        for _ in range(4):
+            c = connect(srv.socket_path)
+            c.sendall(call_bytes[: len(call_bytes) // 2])  # the message header and part of the call
+            slow.append(c)
+        assert wait_for(lambda: srv.connection_count() == 4)
+        time.sleep(0.2)  # let each connection thread read what it was sent
+        for _ in range(3):
+            assert ping(srv.socket_path).code == 0
+        assert closed_by_peer(slow[0], 5)  # the one that waited longest made room
+    finally:
+        for c in slow:
+            c.close()
+
+
+def test_calls_waiting_for_a_reply_slot_are_bounded_so_pings_get_through(serve):
+    """Calls queue for the reply slots only up to a bound; past it they are answered busy at once,
+    so waiting calls can never fill the connection cap and keep a ping out."""
+    table = BigTable()
+    table.gate.clear()
+    srv = serve(table, max_connections=6, max_calls=1, call_wait=30)
+    callers = [threading.Thread(target=call, args=(srv.socket_path, "t_big", {"action": "generate"}))
+               for _ in range(8)]
+    try:
+        callers[0].start()
+        assert table.entered.wait(10)
+        for t in callers[1:]:
+            t.start()
+        assert wait_for(lambda: srv.limits["busy"].hits >= 1)
+        for _ in range(3):
+            assert ping(srv.socket_path).code == 0
+    finally:
+        table.gate.set()
+        for t in callers:
+            if t.is_alive() or t.ident:
+                t.join(30)

@@ -11,8 +11,11 @@ Any local process that can open the socket is a client, so every resource is bou
 for ``io_timeout`` or does not read its reply is closed; at most ``max_connections``
 are open (a new one closes the longest-idle one, so a ping always gets through); at
 most ``max_calls`` replies are built and sent at once, which bounds the memory held
-by unsent replies; running out of file descriptors is logged and waited out, never
-fatal.
+by unsent replies, and at most ``max_waiting`` calls wait for them (the rest are
+answered "busy" at once), so busy connections never fill the cap; running out of
+file descriptors is logged and waited out, never fatal.  A connection counts as idle
+(closable by the cap) whenever it waits on its client for a request, even one that
+has sent half of it.
 """
 
 from __future__ import annotations
@@ -107,19 +110,24 @@ class ExtensionServer:
     """Registers ``tables`` (osq_esf.extension.tables.Table: name, routes(), generate(plan)) and serves them."""
 
     def __init__(self, tables, name: str = "osq_esf", version: str = "0", io_timeout: float = IO_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS, max_calls: int = MAX_CALLS, call_wait: float = CALL_WAIT):
+                 max_connections: int = MAX_CONNECTIONS, max_calls: int = MAX_CALLS, call_wait: float = CALL_WAIT,
+                 max_waiting: int | None = None):
         self.tables = {t.name: t for t in tables}
         self.io_timeout = io_timeout
         self.max_connections = max_connections
         self.call_wait = call_wait
         self._calls = threading.BoundedSemaphore(max_calls)
+        if max_waiting is None:  # calls waiting for a slot: with the slots, at most half the cap is
+            max_waiting = max(1, max_connections // 2 - max_calls)  # busy, and a ping finds one to close
+        self._waiting = threading.BoundedSemaphore(max_waiting)
         self._conns: dict[socket.socket, list] = {}  # connection -> [idle since (monotonic) or None when busy]
         self._conns_lock = threading.Lock()
         self.limits = {k: _Limit(w) for k, w in (
             ("connections", f"connection limit ({max_connections}) reached: closed the longest-idle connection"),
             ("refused", f"connection limit ({max_connections}) reached with every connection busy: refused one"),
             ("calls", f"{max_calls} replies in progress: a call waited for a slot"),
-            ("busy", f"a call waited {call_wait:.0f} s for a reply slot and failed with 'busy'"),
+            ("busy", f"a call waited {call_wait:.0f} s for a reply slot, or {max_waiting} calls already waited: "
+                     "answered 'busy'"),
             ("timeout", f"closed a connection idle or not reading for {io_timeout:.0f} s"),
             ("fds", "out of file descriptors: accepting paused, the longest-idle connection closed"),
         )}
@@ -274,14 +282,16 @@ class ExtensionServer:
                     return  # peer closed, timed out, or evicted
                 except (EOFError, OSError):
                     return
-                self._mark(conn, idle=False)
                 if name == "call":
                     args = Extension.call_args()
                     args.read(prot)
                     prot.readMessageEnd()
+                    # Busy only now: until the whole request is in, the connection waits on its
+                    # client like an idle one, and the cap may close it.
+                    self._mark(conn, idle=False)
                     if not self._send_call(conn, trans, seqid, args):
                         return
-                elif name in self._processor._processMap:
+                elif name in self._processor._processMap:  # ping, shutdown: nothing to wait for
                     self._processor._processMap[name](self._processor, seqid, prot, prot)
                     if self.shutdown_requested:
                         self.stop("shutdown requested by osquery")
@@ -308,9 +318,15 @@ class ExtensionServer:
         """Build and send one call's reply inside a reply slot; False when the connection must close."""
         if not self._calls.acquire(blocking=False):
             self.limits["calls"].hit()
-            if not self._calls.acquire(timeout=self.call_wait):
+            got = False
+            if self._waiting.acquire(blocking=False):  # else too many wait already: busy at once
+                try:
+                    got = self._calls.acquire(timeout=self.call_wait)
+                finally:
+                    self._waiting.release()
+            if not got:
                 self.limits["busy"].hit()
-                busy = f"osq_esf is busy: every reply slot was taken for {self.call_wait:.0f} s; try again"
+                busy = "osq_esf is busy: every reply slot is taken and calls are waiting for them; try again"
                 for p in self._status(seqid, EXT_FAILED, busy):  # a few bytes, built without a slot
                     conn.sendall(p)
                 return True
