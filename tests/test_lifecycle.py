@@ -69,6 +69,74 @@ def test_standalone_keeps_its_events_across_a_graceful_osquery_stop(extension_fa
     assert sorted(r["eid"] for r in ext.generate("es_exec")) == before
 
 
+class HangingUpManager:
+    """A socket at the manager's path that accepts each connection and closes it unanswered:
+    an osqueryd stopping or crashing while an extension registers."""
+
+    def __init__(self, path: str):
+        import socket
+        import threading
+
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(8)
+        self.path, self.accepted = path, 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.recv(1 << 16)  # the start of a call, never answered
+            conn.close()
+
+    def stop(self) -> None:
+        import socket
+
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(10)
+        os.unlink(self.path)
+
+
+def test_a_manager_that_hangs_up_during_registration_is_a_registration_error(tmp_path):
+    from osq_esf.extension.server import ExtensionServer, RegistrationError
+
+    gone = HangingUpManager(str(tmp_path / "em"))
+    try:
+        with pytest.raises(RegistrationError, match="cannot register with the extension manager"):
+            ExtensionServer([]).register(gone.path, 0.5)
+        assert gone.accepted >= 2  # retried until the timeout, as while its socket is missing
+    finally:
+        gone.stop()
+
+
+def test_standalone_survives_an_osquery_that_goes_away_while_it_registers_again(extension_factory):
+    ext = extension_factory("--standalone", "--source", f"replay:{shared_file('mac-monitor/eslogger-lineage.jsonl')}",
+                            interval=0.2)
+    ext.wait_drained()
+    before = sorted(r["eid"] for r in ext.generate("es_exec"))
+    ext.manager.stop()  # osqueryd crashed ...
+    gone = HangingUpManager(ext.socket)  # ... and the next one dies while the extension registers
+    try:
+        wait_for(lambda: gone.accepted >= 2, what="registration attempts")
+    finally:
+        gone.stop()
+    assert ext.proc.poll() is None, ext.proc.stderr.read().decode()[-2000:]
+    ext.manager = IdlManager(ext.socket).start()
+    assert ext.manager.handler.registered.wait(30)
+    ext.path = f"{ext.socket}.{max(ext.manager.handler.infos)}"
+    wait_for(lambda: os.path.exists(ext.path), what="the new extension socket")
+    assert sorted(r["eid"] for r in ext.generate("es_exec")) == before
+
+
 def test_log_lines_carry_utc_timestamps_and_the_file_rotates_with_a_bound(tmp_path):
     import io
 

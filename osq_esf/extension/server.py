@@ -147,26 +147,26 @@ class ExtensionServer:
     # -- registration -------------------------------------------------------------------
 
     def register(self, manager_path: str, timeout: float) -> int:
-        """Register with the manager, retrying until ``timeout`` (as the SDKs do)."""
+        """Register with the manager, retrying until ``timeout`` (as the SDKs do): while its socket
+        is not there yet, and when it hangs up mid-call (an osquery stopping or crashing)."""
         deadline = time.monotonic() + max(timeout, 0.2)
-        last = None
+        info = InternalExtensionInfo(name=self.name, version=self.version, sdk_version=SDK_VERSION,
+                                     min_sdk_version=MIN_SDK_VERSION)
+        registry = {"table": {t.name: t.routes() for t in self.tables.values()}}
         while True:
             try:
                 client, trans = manager_client(manager_path, max(timeout, 1.0))
+                try:
+                    status = client.registerExtension(info, registry)
+                    live = _live_uuids(client) if status.code == EXT_SUCCESS else set()
+                finally:
+                    trans.close()
                 break
-            except Exception as e:  # socket not there yet
-                last = e
+            except Exception as e:  # socket not there yet, or the manager went away mid-call
                 if time.monotonic() >= deadline:
-                    raise RegistrationError(f"cannot reach the extension manager at {manager_path}: {last}") from None
+                    raise RegistrationError(f"cannot register with the extension manager at {manager_path}: "
+                                            f"{type(e).__name__}: {e}") from None
                 time.sleep(0.2)
-        try:
-            info = InternalExtensionInfo(name=self.name, version=self.version, sdk_version=SDK_VERSION,
-                                         min_sdk_version=MIN_SDK_VERSION)
-            registry = {"table": {t.name: t.routes() for t in self.tables.values()}}
-            status = client.registerExtension(info, registry)
-            live = _live_uuids(client) if status.code == EXT_SUCCESS else set()
-        finally:
-            trans.close()
         if status.code != EXT_SUCCESS:
             raise RegistrationError(f"the extension manager refused registration: {status.message}")
         self.uuid = status.uuid
