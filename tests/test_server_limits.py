@@ -363,3 +363,39 @@ def test_calls_waiting_for_a_reply_slot_are_bounded_so_pings_get_through(serve):
         for t in callers:
             if t.is_alive() or t.ident:
                 t.join(30)
+
+
+def test_a_burst_of_connections_never_closes_one_whose_request_is_waiting(serve, monkeypatch):
+    """The cap closes the longest-idle connection; one whose ping already sits in its socket
+    (its thread not yet scheduled, as in a burst of connections) is not idle, it is next."""
+    srv = serve(max_connections=4)
+    gate = threading.Event()
+    real = srv._serve
+
+    def late(conn):  # every connection thread starts late, as when hundreds arrive at once
+        gate.wait(10)
+        real(conn)
+
+    monkeypatch.setattr(srv, "_serve", late)
+    from osquery.extensions import Extension
+    from thrift.protocol import TBinaryProtocol
+    from thrift.transport import TSocket, TTransport
+
+    sock = TSocket.TSocket(unix_socket=srv.socket_path)
+    sock.setTimeout(15000)
+    trans = TTransport.TBufferedTransport(sock)
+    trans.open()
+    client = Extension.Client(TBinaryProtocol.TBinaryProtocol(trans))
+    client.send_ping()  # the request is in the socket before the burst
+    idle = []
+    try:
+        assert wait_for(lambda: srv.connection_count() == 1)
+        idle = [connect(srv.socket_path) for _ in range(8)]  # silent ones: twice the cap
+        assert wait_for(lambda: srv.limits["connections"].hits >= 5)
+        gate.set()
+        assert client.recv_ping().code == 0
+    finally:
+        gate.set()
+        trans.close()
+        for c in idle:
+            c.close()

@@ -23,6 +23,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import socket
 import stat
 import threading
@@ -239,11 +240,14 @@ class ExtensionServer:
             return self._evict_idle_locked()
 
     def _evict_idle_locked(self) -> bool:
-        """Close the connection that has waited longest for a request; False when all are busy."""
-        idle = [(since[0], c) for c, since in self._conns.items() if since[0] is not None]
-        if not idle:
+        """Close the connection that has waited longest for a request; False when all are busy.
+
+        One whose request already waits in its socket (its thread not scheduled yet, as in a
+        burst of connections) is not idle: it is about to be served, and may be osquery's ping."""
+        idle = sorted((since[0], id(c), c) for c, since in self._conns.items() if since[0] is not None)
+        victim = next((c for _, _, c in idle if not _has_input(c)), None)
+        if victim is None:
             return False
-        _, victim = min(idle, key=lambda x: x[0])
         self._conns.pop(victim, None)
         try:
             victim.shutdown(socket.SHUT_RDWR)  # its thread's read fails now and it closes it
@@ -446,6 +450,16 @@ class ExtensionServer:
         except OSError:
             pass
         self.stopped.set()
+
+
+def _has_input(conn: socket.socket) -> bool:
+    """Whether ``conn`` has bytes (or its end) waiting to be read, without reading them."""
+    try:
+        poller = select.poll()
+        poller.register(conn, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _live_uuids(client) -> set | None:
