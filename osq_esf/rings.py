@@ -166,29 +166,17 @@ class EventRing:
             size = self.row_size(objs, ctx)
         if self._count == self.capacity:
             self._evict(1)
-        plen = len(self._ctx)
-        pos = self._start + self._count
-        if pos == plen and plen < self.capacity:
-            self._eid.append(eid)
-            self._time.append(time)
-            self._tmax.append(tmax)
-            self._ctx.append(ctx)
-            for col, v in zip(self._ints, ints):
-                col.append(NULL_INT if v is None else v)
-            for col, v in zip(self._objs, objs):
-                col.append(v)
-            self._sizes.append(size)
-        else:
-            pos %= plen
-            self._eid[pos] = eid
-            self._time[pos] = time
-            self._tmax[pos] = tmax
-            self._ctx[pos] = ctx
-            for col, v in zip(self._ints, ints):
-                col[pos] = NULL_INT if v is None else v
-            for col, v in zip(self._objs, objs):
-                col[pos] = v
-            self._sizes[pos] = size
+        self._reserve(1)
+        pos = (self._start + self._count) % len(self._ctx)  # the free slot after the last row
+        self._eid[pos] = eid
+        self._time[pos] = time
+        self._tmax[pos] = tmax
+        self._ctx[pos] = ctx
+        for col, v in zip(self._ints, ints):
+            col[pos] = NULL_INT if v is None else v
+        for col, v in zip(self._objs, objs):
+            col[pos] = v
+        self._sizes[pos] = size
         self._count += 1
         self._bytes += size
         self._trim()
@@ -245,15 +233,9 @@ class EventRing:
                    (self._sizes, sizes)]
         columns += zip(self._ints, int_cols)
         columns += zip(self._objs, obj_cols)
+        self._reserve(k)
         plen = len(self._ctx)
         done = 0
-        if plen < cap and self._start + self._count == plen:
-            # Growing phase: the physical arrays are still shorter than the capacity.
-            grow = min(k, cap - plen)
-            for col, vals in columns:
-                col.extend(vals[:grow] if grow < k else vals)
-            done = grow
-            plen += grow
         while done < k:  # the free slots follow the last row, in at most two contiguous pieces
             pos = (self._start + self._count + done) % plen
             m = min(k - done, plen - pos)
@@ -318,9 +300,31 @@ class EventRing:
                 col[lo:hi] = blank
         self._count -= n
         self.evicted += n
-        # While the arrays are still growing, new rows go at their end: an emptied ring keeps
-        # its free slots there (start + count == len) instead of wrapping to the front.
-        self._start = plen if self._count == 0 and plen < self.capacity else (s + n) % plen
+        self._start = (s + n) % plen
+
+    def _reserve(self, k: int) -> None:
+        """Make room for ``k`` more rows (the caller evicted down to the capacity first).
+
+        Slots freed by evictions are reused before the arrays grow: rows evicted by the byte
+        budget would otherwise leave their slots (8 bytes a column, outside the budget) behind
+        until the arrays reach the capacity.  Growing first turns the live rows back to start
+        at slot 0, then adds half as many slots again, so it happens a logarithmic number of times."""
+        plen = len(self._ctx)
+        need = self._count + k
+        if need <= plen:
+            return
+        grow = min(self.capacity, max(need, plen + plen // 2, 256)) - plen
+        s = self._start
+        ints = (self._eid, self._time, self._tmax, self._sizes, *self._ints)
+        for col in (*ints, self._ctx, *self._objs):
+            if s:
+                col[:] = col[s:] + col[:s]
+        zeros = array("q", bytes(8 * grow))
+        for col in ints:
+            col.extend(zeros)
+        for col in (self._ctx, *self._objs):
+            col.extend([None] * grow)
+        self._start = 0
 
     def _count_evicted(self, types, clients, lo: int, hi: int) -> None:
         """Attribute the evicted rows [lo, hi) of the given columns (one C-level count per batch)."""

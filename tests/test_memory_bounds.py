@@ -59,3 +59,43 @@ def test_the_process_pool_is_bounded_by_bytes_as_well_as_entries():
     assert held <= 2 * ((256 << 10) // 3000 + 1)
     contexts = [pool.get(decode_process(raw)) for raw in raws]  # decoded keys alone
     assert len(pool) <= (256 << 10) // 1024 and len({id(c) for c in contexts}) == len(raws)
+
+
+def test_a_ring_that_evicts_by_bytes_reuses_its_slots_instead_of_growing_to_its_capacity():
+    """Rows evicted by the byte budget free their slots at the front: new rows go there, and the
+    arrays (8 bytes a column a slot, outside the budget) grow only when every slot is taken."""
+    from osq_esf.rings import EventRing
+
+    ring = EventRing(("n",) * 20, ("s",) * 10, capacity=100_000, max_bytes=200_000)
+    most = 0
+    for batch in range(400):
+        rows = [(i, None, (i,) * 20, ("x" * (50 + i % 300),) * 10) for i in range(batch * 25, batch * 25 + 25)]
+        ring.extend(rows) if batch % 2 else [ring.append(*row) for row in rows]
+        most = max(most, len(ring))
+    assert ring.evicted > 9_000 and len(ring) < 1_000  # the byte budget, not the capacity, bounds it
+    assert len(ring._ctx) <= 2 * most + 256  # slots: about the most rows ever held, not 10,000
+    times = [ring._time[ring._phys(i)] for i in range(len(ring))]
+    assert times == sorted(times) and times[-1] == 400 * 25 - 1  # oldest first, newest kept
+
+
+def test_the_processes_of_evicted_rows_are_let_go_by_the_rule_caches():
+    """The rules' per-actor cache keeps an actor, hence its context, alive: sized like the pool
+    (thousands of processes, not 65,536 per event type), it lets a storm's contexts go."""
+    import gc
+
+    from osq_esf.process import ProcessContext
+    from tests.pipelines import install_config
+
+    p = Pipeline(default_kinds(), total_bytes=256 << 10)  # no lineage stage: its table has its own bound
+    install_config(p, "")
+    src = p.add_source("storm", "replay")
+    n = 40_000
+    for first in range(0, n, 500):
+        p.ingest(src, [json.dumps({"version": 8, "time": "2026-01-01T00:00:00.000000001Z", "event_type": 10,
+                                   "process": process(100_000 + i),
+                                   "event": {"open": {"fflag": 1, "file": {"path": "/tmp/f", "path_truncated": False}}}}
+                                  ).encode() for i in range(first, first + 500)])
+    assert src.events == n and len(p.rings["es_open"]) < 1000  # the budget evicted nearly every row
+    gc.collect()
+    alive = sum(type(o) is ProcessContext for o in gc.get_objects())
+    assert alive < n // 2  # most of the storm's processes are gone, not pinned by a cache

@@ -17,7 +17,7 @@ from osq_esf.rules.redact import Redactor
 from osq_esf.stages import Disposition
 
 _UNSET = object()
-CACHE_LIMIT = 65536  # distinct row actors remembered per event type
+CACHE_LIMIT = 8192  # distinct row actors remembered per event type (each pins its context)
 PLAN_LIMIT = 4096  # distinct event types (unknown(N) included)
 MUTED, FILTERED = Disposition.MUTED, Disposition.FILTERED
 
