@@ -399,3 +399,32 @@ def test_a_burst_of_connections_never_closes_one_whose_request_is_waiting(serve,
         trans.close()
         for c in idle:
             c.close()
+
+
+def test_a_ping_being_answered_is_busy_and_not_closed_by_the_cap(serve, monkeypatch):
+    """Once its request is read, a ping is being answered: a burst of connections arriving then
+    closes idle ones, never the ping (its reply would be lost)."""
+    srv = serve(max_connections=2)
+    answering, release = threading.Event(), threading.Event()
+    real = srv._processor._handler.ping
+
+    def slow_ping():
+        answering.set()
+        release.wait(10)
+        return real()
+
+    monkeypatch.setattr(srv._processor._handler, "ping", slow_ping)
+    result = []
+    t = threading.Thread(target=lambda: result.append(ping(srv.socket_path)))
+    t.start()
+    idle = []
+    try:
+        assert answering.wait(10)
+        idle = [connect(srv.socket_path) for _ in range(4)]
+        assert wait_for(lambda: srv.limits["connections"].hits + srv.limits["refused"].hits >= 3)
+    finally:
+        release.set()
+        t.join(15)
+        for c in idle:
+            c.close()
+    assert result and result[0].code == 0

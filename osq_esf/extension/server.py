@@ -57,6 +57,20 @@ CALL_WAIT = 60.0  # seconds a call waits for one of those slots before it fails 
 _FD_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
+class _ReadWhole:
+    """An input protocol that calls ``done`` once the request has been read to its end."""
+
+    def __init__(self, prot, done):
+        self._prot, self._done = prot, done
+
+    def __getattr__(self, name):
+        return getattr(self._prot, name)
+
+    def readMessageEnd(self):
+        self._prot.readMessageEnd()
+        self._done()
+
+
 class RegistrationError(RuntimeError):
     """The manager refused us or could not be reached."""
 
@@ -295,8 +309,9 @@ class ExtensionServer:
                     self._mark(conn, idle=False)
                     if not self._send_call(conn, trans, seqid, args):
                         return
-                elif name in self._processor._processMap:  # ping, shutdown: nothing to wait for
-                    self._processor._processMap[name](self._processor, seqid, prot, prot)
+                elif name in self._processor._processMap:  # ping, shutdown: busy once read whole
+                    request = _ReadWhole(prot, lambda: self._mark(conn, idle=False))
+                    self._processor._processMap[name](self._processor, seqid, request, prot)
                     if self.shutdown_requested:
                         self.stop("shutdown requested by osquery")
                 else:
