@@ -428,3 +428,39 @@ def test_a_ping_being_answered_is_busy_and_not_closed_by_the_cap(serve, monkeypa
         for c in idle:
             c.close()
     assert result and result[0].code == 0
+
+
+def test_a_full_cap_of_unread_requests_delays_a_new_connection_instead_of_refusing_it(serve, monkeypatch):
+    """Every connection at the cap has a request its thread has not read yet (a burst): the new
+    one waits a moment for one of them to become idle or finish, rather than being refused."""
+    srv = serve(max_connections=4)
+    gate = threading.Event()
+    real = srv._serve
+
+    def late(conn):
+        gate.wait(10)
+        real(conn)
+
+    monkeypatch.setattr(srv, "_serve", late)
+    call_bytes = _encoded_call()
+    slow = []
+    result = []
+    t = threading.Thread(target=lambda: result.append(ping(srv.socket_path)))
+    try:
+        for _ in range(4):
+            c = connect(srv.socket_path)
+            c.sendall(call_bytes[: len(call_bytes) // 2])
+            slow.append(c)
+        assert wait_for(lambda: srv.connection_count() == 4)
+        t.start()
+        time.sleep(0.2)  # not a measurement: the ping is at the door while every request is unread
+        gate.set()  # the threads read their half requests: now idle, the cap may close one
+        t.join(15)
+        assert result and result[0].code == 0
+        assert srv.limits["refused"].hits == 0
+    finally:
+        gate.set()
+        if t.is_alive():
+            t.join(15)
+        for c in slow:
+            c.close()

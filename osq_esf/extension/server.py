@@ -54,6 +54,7 @@ IO_TIMEOUT = 30.0  # seconds a connection may send nothing, or a reply chunk may
 MAX_CONNECTIONS = 64  # open connections (threads); past it the longest-idle one is closed
 MAX_CALLS = 4  # replies built and being sent at once: bounds the memory of unsent replies
 CALL_WAIT = 60.0  # seconds a call waits for one of those slots before it fails with "busy"
+ADMIT_WAIT = 1.0  # seconds a new connection waits, at the cap, for one it may close
 _FD_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -139,7 +140,8 @@ class ExtensionServer:
         self._conns_lock = threading.Lock()
         self.limits = {k: _Limit(w) for k, w in (
             ("connections", f"connection limit ({max_connections}) reached: closed the longest-idle connection"),
-            ("refused", f"connection limit ({max_connections}) reached with every connection busy: refused one"),
+            ("refused", f"connection limit ({max_connections}) reached with every connection busy for "
+                        f"{ADMIT_WAIT:.0f} s: refused one"),
             ("calls", f"{max_calls} replies in progress: a call waited for a slot"),
             ("busy", f"a call waited {call_wait:.0f} s for a reply slot, or {max_waiting} calls already waited: "
                      "answered 'busy'"),
@@ -236,12 +238,19 @@ class ExtensionServer:
             self._admit(conn)
 
     def _admit(self, conn: socket.socket) -> None:
-        with self._conns_lock:
-            if len(self._conns) >= self.max_connections and not self._evict_idle_locked():
+        # At the cap with nothing to close (every connection busy, or its request not read yet, as
+        # in a burst), wait a moment for one to become idle or end; others queue in the backlog.
+        deadline = time.monotonic() + ADMIT_WAIT
+        while True:
+            with self._conns_lock:
+                if len(self._conns) < self.max_connections or self._evict_idle_locked():
+                    self._conns[conn] = [time.monotonic()]
+                    break
+            if time.monotonic() >= deadline or self.stopped.is_set():
                 self.limits["refused"].hit()
                 conn.close()
                 return
-            self._conns[conn] = [time.monotonic()]
+            time.sleep(0.005)
         conn.settimeout(self.io_timeout)
         try:
             threading.Thread(target=self._serve, args=(conn,), name="ext-conn", daemon=True).start()
