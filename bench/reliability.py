@@ -2,8 +2,9 @@
 
 * fuzz: a mutation fuzzer (bytes, JSON structure, splices) over generated lines of every one
   of the 104 typed tables (the corpus's ``types`` scenario, every message version and token
-  form), the ``bench`` and ``demo`` mixes, and the real captures and hand-made fixtures of
-  ../shared when present (read in place, never copied); then hypothesis over arbitrary bytes
+  form), the ``bench`` and ``demo`` mixes, and the real eslogger captures and hand-made fixtures
+  of the data folder beside the checkout when present (read in place, never copied); then
+  hypothesis over arbitrary bytes
   and over JSON-shaped messages.  All through ``Pipeline.ingest`` as ``osq-esf run`` wires it
   (default 64 MiB ring budget): crashes (an exception escaping ingest), hangs (a batch over
   2 s), line conservation, es_health's identity, values past 64 bits, RSS over the run;
@@ -67,7 +68,8 @@ def _percentiles(xs: list) -> dict:
 # -- fuzz ---------------------------------------------------------------------------------------
 
 def _seeds() -> tuple[list[bytes], dict]:
-    """Seed lines and where they come from: the corpus generator, then ../shared when it is there."""
+    """Seed lines and where they come from: the corpus generator, then the data folder beside the
+    checkout when it is there (its real captures are GPL: read in place, never copied)."""
     from osq_esf.corpus import generate
 
     generated = []
@@ -796,8 +798,8 @@ Nothing in the test suite asserts a time: the figures live here.
 
 Seeds: {seeds['generated']:,} generated lines (the corpus's `types` scenario at message versions 11, mixed and 4,
 tokens as objects, arrays and mixed: {seeds['event_types']} event types; the `bench` and `demo` mixes),
-{seeds['real_captures']} real eslogger captures and {seeds['fixtures']} hand-made fixtures read in place from
-`../shared` (none when it is absent). Mutations: 10% unmutated, 40% bytes (bit flips, insertions, cuts,
+{seeds['real_captures']} real eslogger captures and {seeds['fixtures']} hand-made fixtures, read in place from the
+data folder beside the checkout (none when it is absent; the captures are GPL and never copied). Mutations: 10% unmutated, 40% bytes (bit flips, insertions, cuts,
 wide numbers), 45% JSON structure (a value replaced by another type, a 64-bit edge, a 900-deep list or odd
 text; a key removed; an event type swapped), 5% splices of two lines. Then hypothesis: arbitrary bytes and
 JSON-shaped messages (known event numbers, arbitrary bodies), one line each.
