@@ -448,12 +448,7 @@ class Extension:
         self.manager.stop()
 
 
-def _wait(cond, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise TimeoutError("the extension did not get there in time")
-        time.sleep(0.05)
+_wait = common.RunningExtension._wait_for  # poll ``cond`` until true, or TimeoutError
 
 
 class Pinger:

@@ -14,8 +14,8 @@ import zipfile
 import pytest
 
 from osq_esf.logs import LOG_FILE_BACKUPS, SyslogHandler, configure
-from tests.conftest import REPO, shared_file
-from tests.idl_peer import IdlManager, extension_client
+from tests.conftest import REPO, standalone_replay
+from tests.idl_peer import extension_client
 from tests.test_eslogger import alive, config, fake_env, msg, pids, wait_for  # noqa: F401 - fixture
 
 EXIT_WITHIN = 8.0  # seconds; orbit's SIGKILL comes at 10
@@ -53,19 +53,13 @@ def test_sigterm_stops_every_eslogger_child_and_exits_in_time(tmp_path, fake_env
 
 
 def test_standalone_keeps_its_events_across_a_graceful_osquery_stop(extension_factory):
-    ext = extension_factory("--standalone", "--source", f"replay:{shared_file('mac-monitor/eslogger-lineage.jsonl')}",
-                            interval=0.2)
-    ext.wait_drained()
-    before = sorted(r["eid"] for r in ext.generate("es_exec"))
+    ext, before = standalone_replay(extension_factory)
     assert before
     shutdown(ext)  # osqueryd stops gracefully...
     ext.manager.stop()
     time.sleep(1.0)
     assert ext.proc.poll() is None  # ...and the standalone extension stays, with its rings
-    ext.manager = IdlManager(ext.socket).start()
-    assert ext.manager.handler.registered.wait(30)
-    ext.path = f"{ext.socket}.{max(ext.manager.handler.infos)}"
-    wait_for(lambda: os.path.exists(ext.path), what="the new extension socket")
+    ext.reregister()
     assert sorted(r["eid"] for r in ext.generate("es_exec")) == before
 
 
@@ -119,10 +113,7 @@ def test_a_manager_that_hangs_up_during_registration_is_a_registration_error(tmp
 
 
 def test_standalone_survives_an_osquery_that_goes_away_while_it_registers_again(extension_factory):
-    ext = extension_factory("--standalone", "--source", f"replay:{shared_file('mac-monitor/eslogger-lineage.jsonl')}",
-                            interval=0.2)
-    ext.wait_drained()
-    before = sorted(r["eid"] for r in ext.generate("es_exec"))
+    ext, before = standalone_replay(extension_factory)
     ext.manager.stop()  # osqueryd crashed ...
     gone = HangingUpManager(ext.socket)  # ... and the next one dies while the extension registers
     try:
@@ -130,10 +121,7 @@ def test_standalone_survives_an_osquery_that_goes_away_while_it_registers_again(
     finally:
         gone.stop()
     assert ext.proc.poll() is None, ext.proc.stderr.read().decode()[-2000:]
-    ext.manager = IdlManager(ext.socket).start()
-    assert ext.manager.handler.registered.wait(30)
-    ext.path = f"{ext.socket}.{max(ext.manager.handler.infos)}"
-    wait_for(lambda: os.path.exists(ext.path), what="the new extension socket")
+    ext.reregister()
     assert sorted(r["eid"] for r in ext.generate("es_exec")) == before
 
 
