@@ -464,3 +464,21 @@ def test_a_full_cap_of_unread_requests_delays_a_new_connection_instead_of_refusi
             t.join(15)
         for c in slow:
             c.close()
+
+
+def test_a_burst_of_connections_waits_in_the_backlog_instead_of_being_turned_away(serve):
+    """While the accept loop is held up (a burst, a full cap), connections queue in the listen
+    backlog; with osquery's non-blocking connect a full backlog would fail its ping at once."""
+    srv = serve()
+    held = []
+    try:
+        with srv._conns_lock:  # the accept loop stops in _admit: nothing more is accepted
+            for _ in range(101):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(5)  # a non-blocking connect underneath, as osquery's client makes
+                held.append(c)
+                c.connect(srv.socket_path)
+        assert ping(srv.socket_path).code == 0
+    finally:
+        for c in held:
+            c.close()

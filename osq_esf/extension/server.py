@@ -55,6 +55,7 @@ MAX_CONNECTIONS = 64  # open connections (threads); past it the longest-idle one
 MAX_CALLS = 4  # replies built and being sent at once: bounds the memory of unsent replies
 CALL_WAIT = 60.0  # seconds a call waits for one of those slots before it fails with "busy"
 ADMIT_WAIT = 1.0  # seconds a new connection waits, at the cap, for one it may close
+BACKLOG = 1024  # connections the kernel queues for accept (it may allow fewer: somaxconn)
 _FD_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
 
@@ -216,7 +217,9 @@ class ExtensionServer:
         finally:
             os.umask(old)
         os.chmod(self.socket_path, 0o600)
-        s.listen(64)
+        # A burst of connections waits here while accept catches up: osquery connects without
+        # blocking, and a full backlog would fail its ping at once (the kernel caps the number).
+        s.listen(BACKLOG)
         self._listener = s
         threading.Thread(target=self._accept_loop, name="ext-accept", daemon=True).start()
 
