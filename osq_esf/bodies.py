@@ -15,7 +15,7 @@ from typing import Optional, Union
 import msgspec
 from msgspec import Struct
 
-from osq_esf.decode import File, Process, Token
+from osq_esf.decode import File, Int, Process, Token
 from osq_esf.schema import Column, SpecError, TableSpec
 
 
@@ -48,9 +48,9 @@ def _leaf_type(c: Column, path: str):
     if t in ("time", "lower"):
         return Optional[str]
     if t == "text":
-        return Union[int, str, None]
+        return Union[int, str, None]  # an unsigned 64-bit id: checked by extract.number_text
     if c.numeric:
-        return Union[int, bool, None]  # eslogger writes flags as JSON booleans
+        return Union[Int, bool, None]  # eslogger writes flags as JSON booleans
     return Optional[str]
 
 

@@ -15,25 +15,34 @@ from __future__ import annotations
 
 import calendar
 import re
-from typing import Optional, Tuple, Union
+from typing import Annotated, Optional, Tuple, Union
 
 import msgspec
 from msgspec import Struct
 
+# Every integer read from a line must fit 64 bits (issue 10): msgspec decodes any size, and a
+# larger one would reach a table, es_health or a ring refusal.  Out of range is a decode error.
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+# INT64_MIN itself stands for NULL in the rings' integer columns (rings.NULL_INT): refused too.
+Int = Annotated[int, msgspec.Meta(ge=INT64_MIN + 1, le=INT64_MAX)]
+UINT64_MAX = (1 << 64) - 1  # what may stay as text: ES's unsigned ids, numbers inside JSON text
+# Sequence numbers count up from 0; a negative one would turn into an enormous gap.
+Seq = Annotated[int, msgspec.Meta(ge=0, le=INT64_MAX)]
+
 
 class AuditToken(Struct, frozen=True, gc=False):
-    auid: int = -1
-    euid: int = -1
-    egid: int = -1
-    ruid: int = -1
-    rgid: int = -1
-    pid: int = -1
-    asid: int = -1
-    pidversion: int = -1
+    auid: Int = -1
+    euid: Int = -1
+    egid: Int = -1
+    ruid: Int = -1
+    rgid: Int = -1
+    pid: Int = -1
+    asid: Int = -1
+    pidversion: Int = -1
 
 
 # The array form, in eslogger's order: [auid, euid, egid, ruid, rgid, pid, asid, pidversion].
-TokenArray = Tuple[int, int, int, int, int, int, int, int]
+TokenArray = Tuple[Int, Int, Int, Int, Int, Int, Int, Int]
 Token = Union[AuditToken, TokenArray]
 
 
@@ -47,11 +56,11 @@ class Process(Struct, frozen=True, gc=False, kw_only=True):
 
     audit_token: Token
     executable: File
-    ppid: int = 0
-    original_ppid: int = 0
-    group_id: int = 0
-    session_id: int = 0
-    codesigning_flags: int = 0
+    ppid: Int = 0
+    original_ppid: Int = 0
+    group_id: Int = 0
+    session_id: Int = 0
+    codesigning_flags: Int = 0
     is_platform_binary: bool = False
     is_es_client: bool = False
     cdhash: str = ""
@@ -61,25 +70,25 @@ class Process(Struct, frozen=True, gc=False, kw_only=True):
     start_time: Optional[str] = None
     responsible_audit_token: Optional[Token] = None
     parent_audit_token: Optional[Token] = None
-    cs_validation_category: Optional[int] = None
+    cs_validation_category: Optional[Int] = None
 
 
 class Thread(Struct, frozen=True, gc=False):
-    thread_id: int = 0
+    thread_id: Int = 0
 
 
 class Envelope(Struct, gc=False, kw_only=True):
     """The message fields every decoded form shares; ``event`` and ``process`` are added by
     :class:`Codec`, because the event bodies are built from the table declarations."""
 
-    event_type: int
+    event_type: Int
     time: str
-    version: int = 1
-    mach_time: int = 0
-    seq_num: Optional[int] = None
-    global_seq_num: Optional[int] = None
+    version: Int = 1
+    mach_time: Int = 0
+    seq_num: Optional[Seq] = None
+    global_seq_num: Optional[Seq] = None
     thread: Optional[Thread] = None
-    action_type: int = 1
+    action_type: Int = 1
 
 
 class RawEvent(Struct, gc=False):
@@ -184,6 +193,32 @@ def decode_process(raw: bytes) -> Process:
         raise DecodeError(text) from None
 
 
+def fits_64_bits(v: int) -> bool:
+    """Whether an integer kept as text fits 64 bits, signed or unsigned."""
+    return INT64_MIN <= v <= UINT64_MAX
+
+
+_LONG_NUMBER = re.compile(rb"[0-9]{19}")  # -2**63 has 19 digits: anything shorter fits
+
+
+def check_json_ints(data: bytes) -> None:
+    """Raise :class:`DecodeError` when JSON text kept whole (an event of an unknown type, a
+    ``json`` column) holds an integer that does not fit 64 bits.  A quick scan for a run of
+    19 digits spares the usual text the decode."""
+    if _LONG_NUMBER.search(data) is None:
+        return
+    stack = [msgspec.json.decode(data)]
+    while stack:
+        v = stack.pop()
+        if type(v) is int:
+            if not fits_64_bits(v):
+                raise DecodeError(f"{v} does not fit 64 bits")
+        elif type(v) is dict:
+            stack.extend(v.values())
+        elif type(v) is list:
+            stack.extend(v)
+
+
 def raw_event_json(line: bytes) -> str:
     """The ``event`` object of a line, as JSON text (for event types this build does not know).
 
@@ -191,6 +226,7 @@ def raw_event_json(line: bytes) -> str:
     ``json_extract(event, '$...audit_token.pid')`` works whatever the form.
     """
     raw = bytes(_RAW_EVENT.decode(line).event)
+    check_json_ints(raw)
     if b"token" in raw and b"[" in raw:
         return json_text(msgspec.json.decode(raw))
     return raw.decode("utf-8", "replace")

@@ -24,7 +24,7 @@ import msgspec
 from msgspec import Struct
 
 from osq_esf.bodies import attribute
-from osq_esf.decode import File, Process, json_text, parse_time
+from osq_esf.decode import DecodeError, File, Int, Process, check_json_ints, fits_64_bits, json_text, parse_time
 from osq_esf.layout import RowLayout
 from osq_esf.process import ProcessContext, token_fields
 from osq_esf.schema import Enum, SpecError, TableSpec, load_enums
@@ -49,9 +49,9 @@ fflag_names = load_enums()["open_fflags"].name_of
 class Stat(Struct, frozen=True, gc=False, kw_only=True):
     """The few stat fields a detection needs (the rest of eslogger's block is skipped)."""
 
-    st_uid: Optional[int] = None
-    st_gid: Optional[int] = None
-    st_mode: Optional[int] = None
+    st_uid: Optional[Int] = None
+    st_gid: Optional[Int] = None
+    st_mode: Optional[Int] = None
     st_birthtimespec: Optional[str] = None
 
 
@@ -66,8 +66,8 @@ class ExecTarget(Process, frozen=True, gc=False, kw_only=True):
 
 
 class Fd(Struct, gc=False, kw_only=True):
-    fd: int = -1
-    fdtype: int = -1
+    fd: Int = -1
+    fdtype: Int = -1
 
 
 class ExecEvent(Struct, gc=False, kw_only=True):
@@ -77,9 +77,9 @@ class ExecEvent(Struct, gc=False, kw_only=True):
     cwd: Optional[File] = None
     script: Optional[File] = None
     dyld_exec_path: Optional[str] = None
-    last_fd: Optional[int] = None
-    image_cputype: Optional[int] = None
-    image_cpusubtype: Optional[int] = None
+    last_fd: Optional[Int] = None
+    image_cputype: Optional[Int] = None
+    image_cpusubtype: Optional[Int] = None
     fds: Optional[list[Fd]] = None
     entitlements: msgspec.Raw = msgspec.Raw()  # empty when absent (msgspec takes no Optional[Raw])
     # Written by the native shim when it had to cut an argument or variable to fit its line budget.
@@ -88,7 +88,7 @@ class ExecEvent(Struct, gc=False, kw_only=True):
 
 
 class OpenEvent(Struct, gc=False):
-    fflag: int
+    fflag: Int
     file: File
 
 
@@ -205,6 +205,7 @@ def raw_json(raw, canonical: bool = True) -> str | None:
     data = bytes(raw)
     if not data or data == b"null":
         return None
+    check_json_ints(data)
     if canonical or (b"token" in data and b"[" in data):
         return json_text(msgspec.json.decode(data), order="sorted" if canonical else None)
     return data.decode("utf-8", "replace")
@@ -229,6 +230,15 @@ def path_join(directory: str, name: str) -> str:
     return directory + name if directory.endswith("/") else directory + "/" + name
 
 
+def number_text(v) -> str:
+    """An id ES declares uint64 (msgspec cannot bound it past int64), or a string, as text."""
+    if type(v) is str:
+        return v
+    if not fits_64_bits(v):
+        raise DecodeError(f"{v} does not fit 64 bits")
+    return str(v)
+
+
 def exit_status(stat: int) -> int | None:
     """WEXITSTATUS, when the process exited normally."""
     return (stat >> 8) & 0xFF if stat & 0x7F == 0 else None
@@ -241,7 +251,7 @@ def term_signal(stat: int) -> int | None:
 
 
 TRANSFORM_FUNCTIONS: dict[str, Callable] = {
-    "text": lambda v: v if type(v) is str else str(v),
+    "text": number_text,
     "destination_path": destination_path,
     "path_join": path_join,
     "path_or_string": lambda v: v if type(v) is str else v.path,

@@ -26,6 +26,9 @@ import time
 log = logging.getLogger(__name__)
 
 TOTAL = "*"  # event_type of a client's total row
+# es_health's columns are BIGINT: a count derived from numbers a recording controls (lost, from
+# sequence gaps) stops there instead of growing past what osquery can read.
+COUNT_MAX = (1 << 63) - 1
 WARN_INTERVAL = 10.0  # seconds between two loss warnings of one client
 
 
@@ -64,7 +67,7 @@ def _step(counts, seq: int) -> int:
         return 0
     if seq > last:
         counts.seq_gaps += 1
-        counts.lost += seq - last - 1
+        counts.lost = min(counts.lost + seq - last - 1, COUNT_MAX)
         return seq - last - 1
     counts.regressions += 1
     return 0
@@ -129,7 +132,7 @@ class Health:
         before = counts.regressions
         lost = _step(counts, seq)
         if lost:
-            counts.unreported += lost
+            counts.unreported = min(counts.unreported + lost, COUNT_MAX)
         elif counts.regressions != before:
             c.unreported_regressions += 1
         self._pending = True

@@ -83,7 +83,7 @@ class Lineage:
     """
 
     def __init__(self, exited_seconds: int = 600, exited_max: int = 10_000, max_processes: int = 50_000,
-                 cache_max: int = 65_536, pool=None):
+                 cache_max: int = 8192, pool=None):
         self.exited_seconds = exited_seconds
         self.exited_max = exited_max
         self.max_processes = max_processes

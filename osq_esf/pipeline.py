@@ -238,14 +238,18 @@ class Pipeline:
             if not decoded:
                 return 0
             pending, accepted, redactions = self._judge(src, decoded)
-        # Phase 3: redaction of the rows kept, without the lock.
-        for route, redact in redactions:
-            rows = pending[route][0]
-            for i, (t, actor, ints, objs) in enumerate(rows):
-                new = redact(objs)
-                if new is not objs:
-                    rows[i] = (t, actor, ints, new)
-        return self._commit(src, pending, accepted)
+            rules = self.rules
+        # Phase 3: redaction of the rows kept, without the lock; its hits are added in phase 4.
+        hits = None
+        if redactions:
+            with rules.redactor.tally() as hits:
+                for route, redact in redactions:
+                    rows = pending[route][0]
+                    for i, (t, actor, ints, objs) in enumerate(rows):
+                        new = redact(objs)
+                        if new is not objs:
+                            rows[i] = (t, actor, ints, new)
+        return self._commit(src, pending, accepted, hits)
 
     def _judge(self, src: SourceState, decoded):
         """Phase 2 (under the lock): every decoded line becomes a pending row, a dropped event or an error.
@@ -321,11 +325,13 @@ class Pipeline:
                     redactions.append((route, redact))
         return pending, accepted, redactions
 
-    def _commit(self, src: SourceState, pending, accepted) -> int:
+    def _commit(self, src: SourceState, pending, accepted, redaction_hits=None) -> int:
         """Phase 4 (under the lock): ring writes, then sequence numbers and counters."""
         client = src.name
         n = 0
         with self.lock:
+            if redaction_hits and self.rules is not None:
+                self.rules.add_redaction_hits(redaction_hits)
             counts = self.health.types_of(client)
             for route, (rows, origins, where) in pending.items():
                 bad = self._misshapen(route, rows[0])

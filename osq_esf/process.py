@@ -10,10 +10,17 @@ event near 100 bytes.
 
 from __future__ import annotations
 
+import sys
 import threading
 
 from osq_esf.decode import AuditToken, Process, decode_process, parse_time
 from osq_esf.schema import load_enums
+
+_getsizeof = sys.getsizeof
+# Estimated bytes of a context and an actor beyond their strings (measured with tracemalloc on
+# eslogger processes): slots, the value tuple, the pool's entries, the encoded columns.
+CONTEXT_BYTES, ACTOR_BYTES = 1024, 1024
+STRUCT_KEY_BYTES = 1024  # a decoded Process as a pool key, with its tokens, file and strings
 
 # Column order of the process group in tables/_groups.toml; ProcessContext.values follows it.
 PROCESS_COLUMNS: tuple[str, ...] = (
@@ -93,7 +100,7 @@ class ProcessContext:
 
     __slots__ = ("values", "pid", "pidversion", "ppid", "path", "signing_id", "team_id",
                  "euid", "uid", "platform_binary", "parent_pidversion", "responsible_pid",
-                 "responsible_pidversion", "original_ppid", "start_time", "actor")
+                 "responsible_pidversion", "original_ppid", "start_time", "actor", "unpaid")
 
     def __init__(self, p: Process):
         auid, euid, egid, ruid, rgid, pid, asid, pidversion = token_fields(p.audit_token)
@@ -145,6 +152,8 @@ class ProcessContext:
             asid,
         )
         self.actor = None  # this process as a row's actor when no lineage stage runs (Actor.bare)
+        # Bytes it holds (its JSON as the pool's key, the struct, the values), until a ring row pays them.
+        self.unpaid = CONTEXT_BYTES + 3 * _getsizeof(self.path)  # the path, in the key, struct and values
 
 
 class Actor:
@@ -156,7 +165,7 @@ class Actor:
     later (a parent arrives) makes a new Actor; rows already stored keep the one they got.
     """
 
-    __slots__ = ("ctx", "lineage", "pid", "encoded", "narrow")
+    __slots__ = ("ctx", "lineage", "pid", "encoded", "narrow", "unpaid")
 
     def __init__(self, ctx: ProcessContext, lineage: tuple):
         self.ctx = ctx
@@ -164,6 +173,18 @@ class Actor:
         self.pid = ctx.pid
         self.encoded = None  # filled lazily by the row encoder
         self.narrow = None  # the encoder's blobs of some of the columns (a query's colsUsed), by column set
+        self.unpaid = ACTOR_BYTES
+
+    def charge(self) -> int:
+        """What storing this actor adds to a ring's bytes: itself (and its encoding) the first
+        time, its context the first time any actor of it is stored; then nothing (osq_esf.rings)."""
+        n = self.unpaid
+        if n:
+            self.unpaid = 0
+            ctx = self.ctx
+            n += ctx.unpaid
+            ctx.unpaid = 0
+        return n
 
     @property
     def values(self) -> tuple:
@@ -182,12 +203,17 @@ class Actor:
 class ProcessPool:
     """Interns Process structs to ProcessContexts; bounded by clearing when full.
 
-    Clearing only forgets the index: contexts already referenced by ring rows stay alive.
+    Full means ``limit`` entries or about ``max_bytes`` of keys (a raw key is as long as the
+    process's paths and ids make it, a decoded one about STRUCT_KEY_BYTES): counting entries
+    alone let a stream of distinct processes hold hundreds of MB.  Clearing only forgets the index: contexts already
+    referenced by ring rows stay alive.
     """
 
-    def __init__(self, limit: int = 65536):
+    def __init__(self, limit: int = 65536, max_bytes: int = 16 << 20):
         self._pool: dict[Process, ProcessContext] = {}
         self._limit = limit
+        self._max_bytes = max_bytes
+        self._bytes = 0  # estimated bytes of the keys held
         self._lock = threading.Lock()
         # The hit path for callers that look up a key many times (the pipeline, by raw bytes):
         # one C call instead of a method call; on None they call get/get_raw.
@@ -198,8 +224,10 @@ class ProcessPool:
         if ctx is None:
             ctx = ProcessContext(p)
             with self._lock:
-                if len(self._pool) >= self._limit:
+                self._bytes += STRUCT_KEY_BYTES
+                if len(self._pool) >= self._limit or self._bytes > self._max_bytes:
                     self._pool.clear()
+                    self._bytes = STRUCT_KEY_BYTES
                 self._pool[p] = ctx
         return ctx
 
@@ -216,8 +244,10 @@ class ProcessPool:
         if ctx is None:
             ctx = self.get(decode_process(key))
             with self._lock:
-                if len(self._pool) >= self._limit:
+                self._bytes += len(key)
+                if len(self._pool) >= self._limit or self._bytes > self._max_bytes:
                     self._pool.clear()
+                    self._bytes = len(key)
                 self._pool[key] = ctx
         return ctx
 

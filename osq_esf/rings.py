@@ -133,15 +133,21 @@ class EventRing:
     def buffered_bytes(self) -> int:
         return self._bytes
 
-    def row_size(self, objs) -> int:
+    def row_size(self, objs, actor=None) -> int:
         """Estimated bytes of one row: its slots plus what its strings hold (``sys.getsizeof``,
         so wide characters count as wide).  An upper bound: interned text shared between rows
-        is counted for each of them."""
+        is counted for each of them.  The first row to store an actor also pays for it and, the
+        first time, for its process context (:meth:`osq_esf.process.Actor.charge`): a storm of
+        short-lived processes would otherwise hold several times the budget in contexts."""
         size = self._slot_bytes
         for o in objs:
             if o.__class__ is str:
                 size += _getsizeof(o)
-        return size
+        try:
+            unpaid = actor.unpaid
+        except AttributeError:  # no actor (rows written by tests and tools)
+            return size
+        return size + actor.charge() if unpaid else size
 
     # -- writing -------------------------------------------------------------------------
 
@@ -157,7 +163,7 @@ class EventRing:
         self._last_tmax = tmax
         self.received += 1
         if size is None:
-            size = self.row_size(objs)
+            size = self.row_size(objs, ctx)
         if self._count == self.capacity:
             self._evict(1)
         self._room(1)
@@ -198,7 +204,7 @@ class EventRing:
         except (OverflowError, TypeError):
             return self._append_each(rows)
         k = len(rows)
-        sizes = array("q", map(self.row_size, obj_rows))
+        sizes = array("q", map(self.row_size, obj_rows, ctxs))
         eids = array("q", itertools.islice(_EIDS, k))
         tmaxs = array("q", itertools.accumulate(times, max, initial=self._last_tmax))[1:]
         if tmaxs != times:  # some row is older than one before it: track the largest disorder

@@ -85,7 +85,7 @@ class Column:
     process: str = ""  # for an expanded PROCESS column: the attribute (pid, path, ...)
     token: tuple[str, ...] = ()  # for an expanded PROCESS column: the audit tokens to fall back on (first present)
     named: str = ""  # for an enum's _name column: the column it names
-    redact: str = ""  # argv | env | text: masked by the redaction stage
+    redact: str = ""  # argv | env | text | json: masked by the redaction stage
     resolve: str = ""  # a value resolved at ingest (RESOLVERS) instead of read from the event
 
     @property
@@ -215,8 +215,10 @@ def _columns(raw: list, group: str, where: str, enums: dict[str, Enum]) -> list[
         if not isinstance(since, int) or isinstance(since, bool) or not 0 <= since <= 64:
             raise SpecError(f"{at} ({name}): since must be a message version (an integer)")
         redact = c.get("redact", "")
-        if redact not in ("", "argv", "env", "text"):
-            raise SpecError(f"{at} ({name}): redact must be argv, env or text")
+        if redact not in ("", "argv", "env", "text", "json"):
+            raise SpecError(f"{at} ({name}): redact must be argv, env, text or json")
+        if redact and (redact == "json") != (c.get("transform") == "json"):
+            raise SpecError(f"{at} ({name}): a json column is redacted as json, and only a json column is")
         resolve = c.get("resolve", "")
         if resolve and (resolve not in RESOLVERS or source):
             raise SpecError(f"{at} ({name}): resolve must be one of {', '.join(RESOLVERS)}, without a source")

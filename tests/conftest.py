@@ -75,6 +75,17 @@ class RunningExtension:
             time.sleep(0.05)
         raise TimeoutError("sources never drained")
 
+    def reregister(self, timeout: float = 30.0) -> None:
+        """osquery is back (a new manager at the same socket): wait until the extension serves it."""
+        from tests.idl_peer import IdlManager
+
+        self.manager = IdlManager(self.socket).start()
+        assert self.manager.handler.registered.wait(timeout), "the extension did not register again"
+        self.path = f"{self.socket}.{max(self.manager.handler.infos)}"
+        deadline = time.monotonic() + 10
+        while not os.path.exists(self.path) and time.monotonic() < deadline:
+            time.sleep(0.02)
+
     def close(self) -> None:
         from tests.idl_peer import stop_child
 
@@ -82,6 +93,14 @@ class RunningExtension:
         for pipe in (self.proc.stdout, self.proc.stderr):
             pipe.close()
         self.manager.stop()
+
+
+def standalone_replay(extension_factory) -> tuple[RunningExtension, list]:
+    """`osq-esf run --standalone` over the lineage fixture, drained: (the extension, its es_exec eids)."""
+    ext = extension_factory("--standalone", "--source", f"replay:{shared_file('mac-monitor/eslogger-lineage.jsonl')}",
+                            interval=0.2)
+    ext.wait_drained()
+    return ext, sorted(r["eid"] for r in ext.generate("es_exec"))
 
 
 @pytest.fixture

@@ -51,7 +51,16 @@ def test_quick_reliability_campaigns_report_every_figure(tmp_path):
                          capture_output=True, text=True, timeout=240)
     assert out.returncode == 0, out.stderr
     doc = json.loads((tmp_path / "reliability.json").read_text())
-    assert doc["fuzz"]["lines"] == 2000 and doc["fuzz"]["conserved"] is True
-    assert doc["redaction"]["tried"] == 2 * doc["redaction"]["forms"]
-    assert doc["socket"]["extension_alive"] is True and doc["lifecycle"]["extension_kill9"] == 1
-    assert "## Socket abuse" in (tmp_path / "reliability.md").read_text()
+    f, r, s, life = doc["fuzz"], doc["redaction"], doc["socket"], doc["lifecycle"]
+    assert f["lines"] == doc["sizes"]["fuzz"] and f["conserved"] is True and f["health_identity"] is True
+    assert f["seeds"]["event_types"] == 104  # every typed table's decoder and extractor is fuzzed
+    assert f["crashes"] == 0 and f["values_past_64_bits"] == 0
+    assert r["tried"] == 2 * r["forms"] and r["pipeline_events"] == 3 * r["tried"] and r["decode_errors"] == 0
+    assert s["extension_alive"] is True and s["ping"]["idle"]["n"] > 0
+    assert set(s["exec_ingest"]) == {"idle", "ordinary", "pathological"}
+    assert s["exec_ingest"]["pathological"]["argument_chars"] == 300_003 and s["exec_ingest"]["pathological"]["execs"] > 0
+    assert life["extension_kill9"] == 1 and life["died"] == []
+    assert life["eslogger"]["restarts_counted"] == life["eslogger"]["kills"] == doc["sizes"]["eslogger_kills"]
+    md = (tmp_path / "reliability.md").read_text()
+    for section in ("## Fuzz", "## Redaction corpus", "## Socket abuse", "### A 300,000-character argument", "## Lifecycle"):
+        assert section in md

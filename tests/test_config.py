@@ -231,6 +231,17 @@ def test_a_sighup_during_start_up_does_not_kill_the_extension(tmp_path):
         assert manager.handler.registered.wait(30), proc.stderr.read1().decode() if proc.poll() is not None else ""
         assert proc.poll() is None
     finally:
+        # The replay source now waits for a writer of the FIFO: one that opens and closes it ends
+        # the source, so the extension stops at once instead of after the 5 s a blocked source gets.
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            if _blocked_opening_a_fifo(proc.pid):
+                try:
+                    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+                    break
+                except OSError:
+                    pass
+            time.sleep(0.02)
         stop_child(proc)
         proc.stderr.close()
         manager.stop()

@@ -290,15 +290,19 @@ def test_invented_event_numbers_share_one_row_past_a_bound():
 
 
 def test_a_rejected_line_never_moves_the_sequence_baselines():
-    """Only accepted events are accounted: a seq_num past 64 bits is a decode error, not a gap of 2**64."""
+    """Only accepted events are accounted: a seq_num past 64 bits is a decode error, not a gap of
+    2**64; nor does a line refused after it had a type (an open without its event body)."""
     p = pipeline()
     src = p.add_source("c", "replay")
-    bad = json.loads(msg("open", 2, 2, 2))
-    bad["seq_num"] = 2**64 + 5
-    lines = [msg("open", 0, 0, 0), msg("open", 1, 1, 1), json.dumps(bad), msg("open", 3, 2, 2)]
+    wide = json.loads(msg("open", 2, 2, 2))
+    wide["seq_num"] = 2**64 + 5
+    typed = json.loads(msg("open", 2, 9, 9))
+    typed["event"] = {}
+    lines = [msg("open", 0, 0, 0), msg("open", 1, 1, 1), json.dumps(wide), json.dumps(typed), msg("open", 3, 2, 2)]
     p.ingest(src, [x.encode() for x in lines])
     r = rows_by(p)
-    assert r["c", "open"]["decode_errors"] == 1 and r["c", "open"]["buffered"] == 3
+    assert r["c", "open"]["decode_errors"] == 1 and r["c", "open"]["buffered"] == 3  # the typed one
+    assert r["c", TOTAL]["decode_errors"] == 2  # and the one too wide to have a type
     assert r["c", "open"]["lost"] == 0 and r["c", "open"]["regressions"] == 0
     assert r["c", TOTAL]["lost"] == 0 and r["c", TOTAL]["regressions"] == 0
     assert all(conserved(x) for x in r.values())

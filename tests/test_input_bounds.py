@@ -127,3 +127,26 @@ def test_replay_dash_reads_standard_input(tmp_path):
 def test_shell_refuses_replay_dash():
     r = run_cli("shell", "--replay", "-", stdin=subprocess.DEVNULL)
     assert r.returncode == 2 and b"cannot also replay it" in r.stderr
+
+
+def test_a_pipe_that_pauses_has_its_lines_ingested_without_waiting_for_a_full_batch():
+    """`replay:-` fed by a live pipe: lines that arrived are ingested when the pipe goes quiet,
+    not held until 512 have come or the writer closes it."""
+    import os
+    import time
+
+    r, w = os.pipe()
+    p = Pipeline(default_kinds())
+    src = ReplaySource(p, [f"/dev/fd/{r}"], "replay:pipe")
+    src.start()
+    try:
+        os.write(w, b"".join(exec_line() + b"\n" for _ in range(3)))
+        deadline = time.monotonic() + 20
+        while src.state.events < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert src.state.events == 3 and src.state.state == "running"
+    finally:
+        os.close(w)
+        src.join(20)
+        os.close(r)
+    assert src.state.state == "drained" and src.state.events == 3

@@ -14,8 +14,8 @@ import zipfile
 import pytest
 
 from osq_esf.logs import LOG_FILE_BACKUPS, SyslogHandler, configure
-from tests.conftest import REPO, shared_file
-from tests.idl_peer import IdlManager, extension_client
+from tests.conftest import REPO, standalone_replay
+from tests.idl_peer import extension_client
 from tests.test_eslogger import alive, config, fake_env, msg, pids, wait_for  # noqa: F401 - fixture
 
 EXIT_WITHIN = 8.0  # seconds; orbit's SIGKILL comes at 10
@@ -53,19 +53,75 @@ def test_sigterm_stops_every_eslogger_child_and_exits_in_time(tmp_path, fake_env
 
 
 def test_standalone_keeps_its_events_across_a_graceful_osquery_stop(extension_factory):
-    ext = extension_factory("--standalone", "--source", f"replay:{shared_file('mac-monitor/eslogger-lineage.jsonl')}",
-                            interval=0.2)
-    ext.wait_drained()
-    before = sorted(r["eid"] for r in ext.generate("es_exec"))
+    ext, before = standalone_replay(extension_factory)
     assert before
     shutdown(ext)  # osqueryd stops gracefully...
     ext.manager.stop()
     time.sleep(1.0)
     assert ext.proc.poll() is None  # ...and the standalone extension stays, with its rings
-    ext.manager = IdlManager(ext.socket).start()
-    assert ext.manager.handler.registered.wait(30)
-    ext.path = f"{ext.socket}.{max(ext.manager.handler.infos)}"
-    wait_for(lambda: os.path.exists(ext.path), what="the new extension socket")
+    ext.reregister()
+    assert sorted(r["eid"] for r in ext.generate("es_exec")) == before
+
+
+class HangingUpManager:
+    """A socket at the manager's path that accepts each connection and closes it unanswered:
+    an osqueryd stopping or crashing while an extension registers."""
+
+    def __init__(self, path: str):
+        import socket
+        import threading
+
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(8)
+        self.path, self.accepted = path, 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            conn.recv(1 << 16)  # the start of a call, never answered
+            conn.close()
+
+    def stop(self) -> None:
+        import socket
+
+        try:
+            self.listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.listener.close()
+        self.thread.join(10)
+        os.unlink(self.path)
+
+
+def test_a_manager_that_hangs_up_during_registration_is_a_registration_error(tmp_path):
+    from osq_esf.extension.server import ExtensionServer, RegistrationError
+
+    gone = HangingUpManager(str(tmp_path / "em"))
+    try:
+        with pytest.raises(RegistrationError, match="cannot register with the extension manager"):
+            ExtensionServer([]).register(gone.path, 0.5)
+        assert gone.accepted >= 2  # retried until the timeout, as while its socket is missing
+    finally:
+        gone.stop()
+
+
+def test_standalone_survives_an_osquery_that_goes_away_while_it_registers_again(extension_factory):
+    ext, before = standalone_replay(extension_factory)
+    ext.manager.stop()  # osqueryd crashed ...
+    gone = HangingUpManager(ext.socket)  # ... and the next one dies while the extension registers
+    try:
+        wait_for(lambda: gone.accepted >= 2, what="registration attempts")
+    finally:
+        gone.stop()
+    assert ext.proc.poll() is None, ext.proc.stderr.read().decode()[-2000:]
+    ext.reregister()
     assert sorted(r["eid"] for r in ext.generate("es_exec")) == before
 
 

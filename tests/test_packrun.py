@@ -230,17 +230,26 @@ GOOD_DETECTION = ("SELECT time, pid, path FROM es_exec WHERE path LIKE '/tmp/%' 
     (lambda o: o["queries"]["d"].update(snapshot=True, removed=False), "removed has no effect on a snapshot"),
 ])
 def test_check_pack_names_each_problem(tmp_path, change, problem):
-    obj = {"platform": "darwin", "version": "5.0.0",
-           "discovery": ["SELECT 1 FROM osquery_extensions WHERE name = 'osq_esf'"],
-           "queries": {"d": {"query": GOOD_DETECTION, "interval": 60, "removed": False,
-                             "description": "T1204.002 dropped payload"}}}
-    path = tmp_path / "p.conf"
-    path.write_text(json.dumps(obj))
-    assert check_pack_file(str(path)) == []
+    obj = good_pack()
     change(obj)
+    path = tmp_path / "p.conf"
     path.write_text(json.dumps(obj))
     problems = check_pack_file(str(path))
     assert any(problem in p for p in problems), problems
+
+
+def good_pack() -> dict:
+    """The pack each problem above is made from (checked once, below)."""
+    return {"platform": "darwin", "version": "5.0.0",
+            "discovery": ["SELECT 1 FROM osquery_extensions WHERE name = 'osq_esf'"],
+            "queries": {"d": {"query": GOOD_DETECTION, "interval": 60, "removed": False,
+                              "description": "T1204.002 dropped payload"}}}
+
+
+def test_the_pack_the_problems_are_made_from_has_none(tmp_path):
+    path = tmp_path / "p.conf"
+    path.write_text(json.dumps(good_pack()))
+    assert check_pack_file(str(path)) == []
 
 
 def test_window_bounds_cover_the_splay():

@@ -116,7 +116,10 @@ def test_a_ping_is_answered_while_a_long_generate_runs(tmp_path, extension_facto
     line = shared_file("mac-monitor/eslogger-open.jsonl").read_bytes().strip()
     rec = tmp_path / "many.jsonl"
     rec.write_bytes((line + b"\n") * 20000)
-    ext = extension_factory("--source", f"replay:{rec}")
+    # The test manager lives in this process, which decodes the 20,000 rows and pings in a loop:
+    # a longer interval (the extension's manager ping waits 3x it) keeps a loaded box from making
+    # the extension believe osquery went away mid-test.
+    ext = extension_factory("--source", f"replay:{rec}", interval=2.0)
     ext.wait_drained(60)
     from tests.idl_peer import ping
 
@@ -253,21 +256,11 @@ def test_pushdown_returns_a_superset_of_what_sqlite_keeps(constraints):
 
 
 def test_standalone_mode_registers_again_and_keeps_the_buffered_events(extension_factory):
-    from tests.idl_peer import IdlManager
+    from tests.conftest import standalone_replay
 
-    ext = extension_factory("--standalone", "--source", f"replay:{shared_file('mac-monitor/eslogger-lineage.jsonl')}",
-                            interval=0.2)
-    ext.wait_drained()
-    before = sorted(r["eid"] for r in ext.generate("es_exec"))
+    ext, before = standalone_replay(extension_factory)
     ext.manager.stop()  # osquery restarts...
     time.sleep(0.5)
     assert ext.proc.poll() is None  # ...and a standalone extension waits for it
-    ext.manager = IdlManager(ext.socket).start()
-    assert ext.manager.handler.registered.wait(20)
-    uuid = max(ext.manager.handler.infos)
-    path = f"{ext.socket}.{uuid}"
-    deadline = time.monotonic() + 10
-    while not os.path.exists(path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    ext.path = path
+    ext.reregister(20)
     assert sorted(r["eid"] for r in ext.generate("es_exec")) == before

@@ -307,30 +307,178 @@ def test_running_out_of_fds_is_not_taken_for_osquery_going_away(serve, monkeypat
     assert srv.stop_reason == "osquery went away (ConnectionRefusedError)"
 
 
-def test_a_manager_that_hangs_up_mid_registration_is_a_registration_error(tmp_path):
-    """osquery stopping while we register (a standalone extension coming back) must be an error the
-    caller handles, not a thrift exception that ends the process."""
-    import socket as socketlib
-    import threading
+def _encoded_call(table: str = "t_big") -> bytes:
+    from osquery.extensions import Extension
+    from thrift.protocol import TBinaryProtocol
+    from thrift.Thrift import TMessageType
+    from thrift.transport import TTransport
 
-    from osq_esf.extension.server import ExtensionServer, RegistrationError
+    buf = TTransport.TMemoryBuffer()
+    prot = TBinaryProtocol.TBinaryProtocol(buf)
+    prot.writeMessageBegin("call", TMessageType.CALL, 1)
+    Extension.call_args(registry="table", item=table, request={"action": "generate"}).write(prot)
+    prot.writeMessageEnd()
+    return buf.getvalue()
 
-    path = str(tmp_path / "em")
-    listener = socketlib.socket(socketlib.AF_UNIX, socketlib.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(4)
 
-    listener.settimeout(10)
-
-    def hang_up():
-        conn, _ = listener.accept()
-        conn.close()  # accepted, then gone before answering
-
-    t = threading.Thread(target=hang_up, daemon=True)
-    t.start()
+def test_clients_that_send_half_a_request_cannot_keep_a_ping_out(serve):
+    """A connection waiting for the rest of a request is waiting on its client, like an idle one:
+    the connection cap may close it, so a ping always gets through."""
+    srv = serve(max_connections=4)
+    call_bytes = _encoded_call()
+    slow = []
     try:
-        with pytest.raises(RegistrationError, match="failed"):
-            ExtensionServer([]).register(path, 0.5)
+        for _ in range(4):
+            c = connect(srv.socket_path)
+            c.sendall(call_bytes[: len(call_bytes) // 2])  # the message header and part of the call
+            slow.append(c)
+        assert wait_for(lambda: srv.connection_count() == 4)
+        time.sleep(0.2)  # let each connection thread read what it was sent
+        for _ in range(3):
+            assert ping(srv.socket_path).code == 0
+        assert closed_by_peer(slow[0], 5)  # the one that waited longest made room
     finally:
-        t.join()
-        listener.close()
+        for c in slow:
+            c.close()
+
+
+def test_calls_waiting_for_a_reply_slot_are_bounded_so_pings_get_through(serve):
+    """Calls queue for the reply slots only up to a bound; past it they are answered busy at once,
+    so waiting calls can never fill the connection cap and keep a ping out."""
+    table = BigTable()
+    table.gate.clear()
+    srv = serve(table, max_connections=6, max_calls=1, call_wait=30)
+    callers = [threading.Thread(target=call, args=(srv.socket_path, "t_big", {"action": "generate"}))
+               for _ in range(8)]
+    try:
+        callers[0].start()
+        assert table.entered.wait(10)
+        for t in callers[1:]:
+            t.start()
+        assert wait_for(lambda: srv.limits["busy"].hits >= 1)
+        for _ in range(3):
+            assert ping(srv.socket_path).code == 0
+    finally:
+        table.gate.set()
+        for t in callers:
+            if t.is_alive() or t.ident:
+                t.join(30)
+
+
+def test_a_burst_of_connections_never_closes_one_whose_request_is_waiting(serve, monkeypatch):
+    """The cap closes the longest-idle connection; one whose ping already sits in its socket
+    (its thread not yet scheduled, as in a burst of connections) is not idle, it is next."""
+    srv = serve(max_connections=4)
+    gate = threading.Event()
+    real = srv._serve
+
+    def late(conn):  # every connection thread starts late, as when hundreds arrive at once
+        gate.wait(10)
+        real(conn)
+
+    monkeypatch.setattr(srv, "_serve", late)
+    from osquery.extensions import Extension
+    from thrift.protocol import TBinaryProtocol
+    from thrift.transport import TSocket, TTransport
+
+    sock = TSocket.TSocket(unix_socket=srv.socket_path)
+    sock.setTimeout(15000)
+    trans = TTransport.TBufferedTransport(sock)
+    trans.open()
+    client = Extension.Client(TBinaryProtocol.TBinaryProtocol(trans))
+    client.send_ping()  # the request is in the socket before the burst
+    idle = []
+    try:
+        assert wait_for(lambda: srv.connection_count() == 1)
+        idle = [connect(srv.socket_path) for _ in range(8)]  # silent ones: twice the cap
+        assert wait_for(lambda: srv.limits["connections"].hits >= 5)
+        gate.set()
+        assert client.recv_ping().code == 0
+    finally:
+        gate.set()
+        trans.close()
+        for c in idle:
+            c.close()
+
+
+def test_a_ping_being_answered_is_busy_and_not_closed_by_the_cap(serve, monkeypatch):
+    """Once its request is read, a ping is being answered: a burst of connections arriving then
+    closes idle ones, never the ping (its reply would be lost)."""
+    srv = serve(max_connections=2)
+    answering, release = threading.Event(), threading.Event()
+    real = srv._processor._handler.ping
+
+    def slow_ping():
+        answering.set()
+        release.wait(10)
+        return real()
+
+    monkeypatch.setattr(srv._processor._handler, "ping", slow_ping)
+    result = []
+    t = threading.Thread(target=lambda: result.append(ping(srv.socket_path)))
+    t.start()
+    idle = []
+    try:
+        assert answering.wait(10)
+        idle = [connect(srv.socket_path) for _ in range(4)]
+        assert wait_for(lambda: srv.limits["connections"].hits + srv.limits["refused"].hits >= 3)
+    finally:
+        release.set()
+        t.join(15)
+        for c in idle:
+            c.close()
+    assert result and result[0].code == 0
+
+
+def test_a_full_cap_of_unread_requests_delays_a_new_connection_instead_of_refusing_it(serve, monkeypatch):
+    """Every connection at the cap has a request its thread has not read yet (a burst): the new
+    one waits a moment for one of them to become idle or finish, rather than being refused."""
+    srv = serve(max_connections=4)
+    gate = threading.Event()
+    real = srv._serve
+
+    def late(conn):
+        gate.wait(10)
+        real(conn)
+
+    monkeypatch.setattr(srv, "_serve", late)
+    call_bytes = _encoded_call()
+    slow = []
+    result = []
+    t = threading.Thread(target=lambda: result.append(ping(srv.socket_path)))
+    try:
+        for _ in range(4):
+            c = connect(srv.socket_path)
+            c.sendall(call_bytes[: len(call_bytes) // 2])
+            slow.append(c)
+        assert wait_for(lambda: srv.connection_count() == 4)
+        t.start()
+        time.sleep(0.2)  # not a measurement: the ping is at the door while every request is unread
+        gate.set()  # the threads read their half requests: now idle, the cap may close one
+        t.join(15)
+        assert result and result[0].code == 0
+        assert srv.limits["refused"].hits == 0
+    finally:
+        gate.set()
+        if t.is_alive():
+            t.join(15)
+        for c in slow:
+            c.close()
+
+
+def test_a_burst_of_connections_waits_in_the_backlog_instead_of_being_turned_away(serve):
+    """While the accept loop is held up (a burst, a full cap), connections queue in the listen
+    backlog; with osquery's non-blocking connect a full backlog would fail its ping at once."""
+    srv = serve()
+    held = []
+    try:
+        with srv._conns_lock:  # the accept loop stops in _admit: nothing more is accepted
+            for _ in range(101):
+                c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                c.settimeout(5)  # a non-blocking connect underneath, as osquery's client makes
+                held.append(c)
+                c.connect(srv.socket_path)
+        assert ping(srv.socket_path).code == 0
+    finally:
+        for c in held:
+            c.close()

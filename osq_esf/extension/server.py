@@ -11,8 +11,11 @@ Any local process that can open the socket is a client, so every resource is bou
 for ``io_timeout`` or does not read its reply is closed; at most ``max_connections``
 are open (a new one closes the longest-idle one, so a ping always gets through); at
 most ``max_calls`` replies are built and sent at once, which bounds the memory held
-by unsent replies; running out of file descriptors is logged and waited out, never
-fatal.
+by unsent replies, and at most ``max_waiting`` calls wait for them (the rest are
+answered "busy" at once), so busy connections never fill the cap; running out of
+file descriptors is logged and waited out, never fatal.  A connection counts as idle
+(closable by the cap) whenever it waits on its client for a request, even one that
+has sent half of it.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import errno
 import logging
 import os
+import select
 import socket
 import stat
 import threading
@@ -54,7 +58,23 @@ MAX_CALLS = 4  # replies built and being sent at once: bounds the memory of unse
 # past this (a chunk of very wide rows) is let go after its reply.
 REPLY_BUFFER_KEEP = 8 << 20
 CALL_WAIT = 60.0  # seconds a call waits for one of those slots before it fails with "busy"
+ADMIT_WAIT = 1.0  # seconds a new connection waits, at the cap, for one it may close
+BACKLOG = 1024  # connections the kernel queues for accept (it may allow fewer: somaxconn)
 _FD_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
+
+
+class _ReadWhole:
+    """An input protocol that calls ``done`` once the request has been read to its end."""
+
+    def __init__(self, prot, done):
+        self._prot, self._done = prot, done
+
+    def __getattr__(self, name):
+        return getattr(self._prot, name)
+
+    def readMessageEnd(self):
+        self._prot.readMessageEnd()
+        self._done()
 
 
 class RegistrationError(RuntimeError):
@@ -111,7 +131,8 @@ class ExtensionServer:
     """Registers ``tables`` (osq_esf.extension.tables.Table: name, routes(), generate(plan)) and serves them."""
 
     def __init__(self, tables, name: str = "osq_esf", version: str = "0", io_timeout: float = IO_TIMEOUT,
-                 max_connections: int = MAX_CONNECTIONS, max_calls: int = MAX_CALLS, call_wait: float = CALL_WAIT):
+                 max_connections: int = MAX_CONNECTIONS, max_calls: int = MAX_CALLS, call_wait: float = CALL_WAIT,
+                 max_waiting: int | None = None):
         self.tables = {t.name: t for t in tables}
         self.io_timeout = io_timeout
         self.max_connections = max_connections
@@ -119,13 +140,18 @@ class ExtensionServer:
         self._calls = threading.BoundedSemaphore(max_calls)
         self._buffers = [bytearray() for _ in range(max_calls)]  # one per call slot
         self._buffers_lock = threading.Lock()
+        if max_waiting is None:  # calls waiting for a slot: with the slots, at most half the cap is
+            max_waiting = max(1, max_connections // 2 - max_calls)  # busy, and a ping finds one to close
+        self._waiting = threading.BoundedSemaphore(max_waiting)
         self._conns: dict[socket.socket, list] = {}  # connection -> [idle since (monotonic) or None when busy]
         self._conns_lock = threading.Lock()
         self.limits = {k: _Limit(w) for k, w in (
             ("connections", f"connection limit ({max_connections}) reached: closed the longest-idle connection"),
-            ("refused", f"connection limit ({max_connections}) reached with every connection busy: refused one"),
+            ("refused", f"connection limit ({max_connections}) reached with every connection busy for "
+                        f"{ADMIT_WAIT:.0f} s: refused one"),
             ("calls", f"{max_calls} replies in progress: a call waited for a slot"),
-            ("busy", f"a call waited {call_wait:.0f} s for a reply slot and failed with 'busy'"),
+            ("busy", f"a call waited {call_wait:.0f} s for a reply slot, or {max_waiting} calls already waited: "
+                     "answered 'busy'"),
             ("timeout", f"closed a connection idle or not reading for {io_timeout:.0f} s"),
             ("fds", "out of file descriptors: accepting paused, the longest-idle connection closed"),
         )}
@@ -145,29 +171,26 @@ class ExtensionServer:
     # -- registration -------------------------------------------------------------------
 
     def register(self, manager_path: str, timeout: float) -> int:
-        """Register with the manager, retrying until ``timeout`` (as the SDKs do)."""
+        """Register with the manager, retrying until ``timeout`` (as the SDKs do): while its socket
+        is not there yet, and when it hangs up mid-call (an osquery stopping or crashing)."""
         deadline = time.monotonic() + max(timeout, 0.2)
-        last = None
+        info = InternalExtensionInfo(name=self.name, version=self.version, sdk_version=SDK_VERSION,
+                                     min_sdk_version=MIN_SDK_VERSION)
+        registry = {"table": {t.name: t.routes() for t in self.tables.values()}}
         while True:
             try:
                 client, trans = manager_client(manager_path, max(timeout, 1.0))
+                try:
+                    status = client.registerExtension(info, registry)
+                    live = _live_uuids(client) if status.code == EXT_SUCCESS else set()
+                finally:
+                    trans.close()
                 break
-            except Exception as e:  # socket not there yet
-                last = e
+            except Exception as e:  # socket not there yet, or the manager went away mid-call
                 if time.monotonic() >= deadline:
-                    raise RegistrationError(f"cannot reach the extension manager at {manager_path}: {last}") from None
+                    raise RegistrationError(f"cannot register with the extension manager at {manager_path}: "
+                                            f"{type(e).__name__}: {e}") from None
                 time.sleep(0.2)
-        try:
-            info = InternalExtensionInfo(name=self.name, version=self.version, sdk_version=SDK_VERSION,
-                                         min_sdk_version=MIN_SDK_VERSION)
-            registry = {"table": {t.name: t.routes() for t in self.tables.values()}}
-            status = client.registerExtension(info, registry)
-            live = _live_uuids(client) if status.code == EXT_SUCCESS else set()
-        except Exception as e:  # the manager went away mid-call (osquery stopping): a refusal like any other
-            raise RegistrationError(f"registering with the extension manager at {manager_path} failed: "
-                                    f"{type(e).__name__}: {getattr(e, 'inner', None) or e}") from None
-        finally:
-            trans.close()
         if status.code != EXT_SUCCESS:
             raise RegistrationError(f"the extension manager refused registration: {status.message}")
         self.uuid = status.uuid
@@ -200,7 +223,9 @@ class ExtensionServer:
         finally:
             os.umask(old)
         os.chmod(self.socket_path, 0o600)
-        s.listen(64)
+        # A burst of connections waits here while accept catches up: osquery connects without
+        # blocking, and a full backlog would fail its ping at once (the kernel caps the number).
+        s.listen(BACKLOG)
         self._listener = s
         threading.Thread(target=self._accept_loop, name="ext-accept", daemon=True).start()
 
@@ -222,12 +247,19 @@ class ExtensionServer:
             self._admit(conn)
 
     def _admit(self, conn: socket.socket) -> None:
-        with self._conns_lock:
-            if len(self._conns) >= self.max_connections and not self._evict_idle_locked():
+        # At the cap with nothing to close (every connection busy, or its request not read yet, as
+        # in a burst), wait a moment for one to become idle or end; others queue in the backlog.
+        deadline = time.monotonic() + ADMIT_WAIT
+        while True:
+            with self._conns_lock:
+                if len(self._conns) < self.max_connections or self._evict_idle_locked():
+                    self._conns[conn] = [time.monotonic()]
+                    break
+            if time.monotonic() >= deadline or self.stopped.is_set():
                 self.limits["refused"].hit()
                 conn.close()
                 return
-            self._conns[conn] = [time.monotonic()]
+            time.sleep(0.005)
         conn.settimeout(self.io_timeout)
         try:
             threading.Thread(target=self._serve, args=(conn,), name="ext-conn", daemon=True).start()
@@ -240,11 +272,14 @@ class ExtensionServer:
             return self._evict_idle_locked()
 
     def _evict_idle_locked(self) -> bool:
-        """Close the connection that has waited longest for a request; False when all are busy."""
-        idle = [(since[0], c) for c, since in self._conns.items() if since[0] is not None]
-        if not idle:
+        """Close the connection that has waited longest for a request; False when all are busy.
+
+        One whose request already waits in its socket (its thread not scheduled yet, as in a
+        burst of connections) is not idle: it is about to be served, and may be osquery's ping."""
+        idle = sorted((since[0], id(c), c) for c, since in self._conns.items() if since[0] is not None)
+        victim = next((c for _, _, c in idle if not _has_input(c)), None)
+        if victim is None:
             return False
-        _, victim = min(idle, key=lambda x: x[0])
         self._conns.pop(victim, None)
         try:
             victim.shutdown(socket.SHUT_RDWR)  # its thread's read fails now and it closes it
@@ -283,15 +318,18 @@ class ExtensionServer:
                     return  # peer closed, timed out, or evicted
                 except (EOFError, OSError):
                     return
-                self._mark(conn, idle=False)
                 if name == "call":
                     args = Extension.call_args()
                     args.read(prot)
                     prot.readMessageEnd()
+                    # Busy only now: until the whole request is in, the connection waits on its
+                    # client like an idle one, and the cap may close it.
+                    self._mark(conn, idle=False)
                     if not self._send_call(conn, trans, seqid, args):
                         return
-                elif name in self._processor._processMap:
-                    self._processor._processMap[name](self._processor, seqid, prot, prot)
+                elif name in self._processor._processMap:  # ping, shutdown: busy once read whole
+                    request = _ReadWhole(prot, lambda: self._mark(conn, idle=False))
+                    self._processor._processMap[name](self._processor, seqid, request, prot)
                     if self.shutdown_requested:
                         self.stop("shutdown requested by osquery")
                 else:
@@ -317,9 +355,15 @@ class ExtensionServer:
         """Build and send one call's reply inside a reply slot; False when the connection must close."""
         if not self._calls.acquire(blocking=False):
             self.limits["calls"].hit()
-            if not self._calls.acquire(timeout=self.call_wait):
+            got = False
+            if self._waiting.acquire(blocking=False):  # else too many wait already: busy at once
+                try:
+                    got = self._calls.acquire(timeout=self.call_wait)
+                finally:
+                    self._waiting.release()
+            if not got:
                 self.limits["busy"].hit()
-                busy = f"osq_esf is busy: every reply slot was taken for {self.call_wait:.0f} s; try again"
+                busy = "osq_esf is busy: every reply slot is taken and calls are waiting for them; try again"
                 for p in self._status(seqid, EXT_FAILED, busy):  # a few bytes, built without a slot
                     conn.sendall(p)
                 return True
@@ -450,6 +494,16 @@ class ExtensionServer:
         except OSError:
             pass
         self.stopped.set()
+
+
+def _has_input(conn: socket.socket) -> bool:
+    """Whether ``conn`` has bytes (or its end) waiting to be read, without reading them."""
+    try:
+        poller = select.poll()
+        poller.register(conn, select.POLLIN)
+        return bool(poller.poll(0))
+    except (OSError, ValueError):
+        return False
 
 
 def _live_uuids(client) -> set | None:

@@ -4,8 +4,9 @@ Built once per configuration (at start and on each reload) from a
 :class:`~osq_esf.rules.RulesConfig` and the pipeline's tables.  Per event type it
 compiles one closure the first time the type is seen; mute results that depend only
 on the acting process are cached per interned process context, so a busy daemon's
-file events cost one dict lookup.  Counters are bumped by the pipeline's thread
-under the pipeline lock, which is also the lock a reload swaps rules under.
+file events cost one dict lookup.  Mute and filter hits are bumped by the pipeline's thread
+under the pipeline lock, which is also the lock a reload swaps rules under; redaction runs
+without it and its hits are added under it (:meth:`Rules.add_redaction_hits`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from osq_esf.rules.redact import Redactor
 from osq_esf.stages import Disposition
 
 _UNSET = object()
-CACHE_LIMIT = 65536  # distinct row actors remembered per event type
+CACHE_LIMIT = 8192  # distinct row actors remembered per event type (each pins its context)
 PLAN_LIMIT = 4096  # distinct event types (unknown(N) included)
 MUTED, FILTERED = Disposition.MUTED, Disposition.FILTERED
 
@@ -42,6 +43,7 @@ class Rules:
         self.applied: dict[str, str] = {}
         self._plans: dict[tuple, object] = {}
         self._redactions: dict[str, object] = {}
+        self._redact_rule = {r.identity: r for r in self.redact_rules}
 
     # -- per event ------------------------------------------------------------------
 
@@ -82,6 +84,16 @@ class Rules:
         before = {r.identity: r.hits for r in (*old.mutes, *old.filters, *old.redact_rules)}
         for r in (*self.mutes, *self.filters, *self.redact_rules):
             r.hits = before.get(r.identity, 0)
+
+    def add_redaction_hits(self, hits: dict) -> None:
+        """Add the hits a batch's redaction tallied without the lock (caller holds the pipeline lock).
+
+        The batch may have been masked by rules a reload replaced meanwhile: its hits go to the rule
+        of the same identity now in force, as :meth:`adopt_counts` carries the earlier ones."""
+        for rule, n in hits.items():
+            target = self._redact_rule.get(rule.identity)
+            if target is not None:
+                target.hits += n
 
     def rows(self) -> list[dict]:
         """es_mutes: one row per mute, filter and redaction rule."""
@@ -202,10 +214,11 @@ def _redaction(layout, redactor):
     """``redact(objs) -> objs`` for a layout's columns declared ``redact``; None when it has none.
 
     argv and env columns hold items joined like a command line (extract.quote_join): they are
-    split, masked item by item and joined again; a ``text`` column is scanned as free text.
+    split, masked item by item and joined again; a ``text`` column is scanned as free text; a
+    ``json`` column's strings are masked like argv items and the JSON written again.
     """
-    targets = tuple((layout.obj_index(c.name), redactor.text if c.redact == "text" else redactor.joined)
-                    for c in layout.spec.own_columns if c.redact)
+    maskers = {"argv": redactor.joined, "env": redactor.joined, "text": redactor.text, "json": redactor.json}
+    targets = tuple((layout.obj_index(c.name), maskers[c.redact]) for c in layout.spec.own_columns if c.redact)
     if not targets:
         return None
 

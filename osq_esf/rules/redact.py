@@ -26,7 +26,11 @@ Entry points for any text that reaches a table, a log line or an error:
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
+
+import msgspec
 
 from osq_esf.extract import quote_join
 from osq_esf.rules import base
@@ -154,7 +158,12 @@ def mask(rule: RedactRule) -> str:
 
 
 class Redactor:
-    """Masks argv/env items and texts with the active rules; counts hits per rule."""
+    """Masks argv/env items and texts with the active rules; counts hits per rule.
+
+    Several source threads redact at once, outside the pipeline lock, so a hit is never a bare
+    increment of ``rule.hits``: inside :meth:`tally` it goes to the calling thread's own count,
+    which the pipeline adds under its lock; elsewhere it is added under a lock of the redactor's.
+    """
 
     def __init__(self, rules: list[RedactRule], max_value: int = MAX_VALUE):
         self.rules = rules
@@ -172,6 +181,8 @@ class Redactor:
         # can have counted a hit on go in (see joined), so a hit replays nothing; bounded.
         self._clean: set[str] = set()
         self._clean_chars = 0
+        self._local = threading.local()  # .hits: the tally of the calling thread, or None
+        self._hits_lock = threading.Lock()
 
     def __bool__(self) -> bool:
         return bool(self.rules)
@@ -180,8 +191,29 @@ class Redactor:
         rule = self._builtin.get(name)
         if rule is None:
             return None
-        rule.hits += 1
+        self.count(rule)
         return mask(rule)
+
+    # -- hit counts ------------------------------------------------------------------
+
+    def count(self, rule: RedactRule) -> None:
+        """One more value masked by ``rule`` (exact whatever the threads, see the class)."""
+        tally = getattr(self._local, "hits", None)
+        if tally is not None:
+            tally[rule] = tally.get(rule, 0) + 1
+            return
+        with self._hits_lock:
+            rule.hits += 1
+
+    @contextmanager
+    def tally(self):
+        """Count this thread's hits into the dict yielded instead of the rules, for the caller to
+        add where it holds the lock readers of ``hits`` take (:meth:`Rules.add_redaction_hits`)."""
+        hits = self._local.hits = {}
+        try:
+            yield hits
+        finally:
+            self._local.hits = None
 
     # -- entry points ----------------------------------------------------------------
 
@@ -198,6 +230,31 @@ class Redactor:
         out = self.finder.text(text, 1) if self._builtin else None
         out = out or text
         return self._configured_text(out)
+
+    def json(self, text: str | None) -> str | None:
+        """JSON text (a ``json`` column) with secrets in its string values masked; the same object
+        back when nothing was.  The strings are masked as the items of an argv (a flag and the
+        value after it, NAME=value ...), and the JSON is written again, so it stays valid."""
+        if not text or ("\\" not in text and not self._candidate(text)):
+            return text
+        try:
+            root = msgspec.json.decode(text)
+        except msgspec.DecodeError:
+            return self.text(text)
+        slots, stack = [], [root]  # (container, key) of every string value, in document order
+        while stack:
+            node = stack.pop()
+            for key, v in (enumerate(node) if type(node) is list else node.items() if type(node) is dict else ()):
+                if type(v) is str:
+                    slots.append((node, key))
+                elif type(v) in (list, dict):
+                    stack.append(v)
+        masked = self.items([node[key] for node, key in slots]) if slots else None
+        if masked is None:
+            return text
+        for (node, key), v in zip(slots, masked):
+            node[key] = v
+        return msgspec.json.encode(root).decode()
 
     def sample(self, data: bytes, limit: int = SAMPLE_BYTES) -> str:
         """A redacted sample of a raw line, at most about ``limit`` characters.
@@ -259,7 +316,7 @@ class Redactor:
                 name = item.partition("=")[0]
                 rule = self._name_rule(self.env_rules, name)
                 if rule is not None:
-                    rule.hits += 1
+                    self.count(rule)
                     out[k], changed = f"{name}={mask(rule)}", True
                     continue
             if item.startswith("-"):
@@ -267,22 +324,22 @@ class Redactor:
                 rule = self._name_rule(self.flag_rules, name) if name else None
                 if rule is not None:
                     if eq:
-                        rule.hits += 1
+                        self.count(rule)
                         out[k], changed = item[:len(item) - len(value)] + mask(rule), True
                         continue
                     if k + 1 < len(items) and not items[k + 1].startswith("-"):
-                        rule.hits += 1
+                        self.count(rule)
                         mask_next = rule
                     continue
             for rule, rx in self.patterns:
-                new = _sub(rule, rx, out[k])
+                new = _sub(rule, rx, out[k], self.count)
                 if new is not None:
                     out[k], changed = new, True
         return out if changed else None
 
     def _configured_text(self, text: str) -> str:
         for rule, rx in self.patterns:
-            text = _sub(rule, rx, text) or text
+            text = _sub(rule, rx, text, self.count) or text
         return text
 
     @staticmethod
@@ -307,7 +364,7 @@ class Redactor:
         return False
 
 
-def _sub(rule: RedactRule, rx, text: str) -> str | None:
+def _sub(rule: RedactRule, rx, text: str, count) -> str | None:
     """``text`` with each match of ``rx`` (or its ``secret`` group) masked; None without one."""
     parts, last, hit = [], 0, False
     group = rx.groupindex.get("secret")
@@ -317,7 +374,7 @@ def _sub(rule: RedactRule, rx, text: str) -> str | None:
             continue
         parts += [text[last:start], mask(rule)]
         last, hit = end, True
-        rule.hits += 1
+        count(rule)
     if not hit:
         return None
     parts.append(text[last:])

@@ -5,12 +5,14 @@ count, not memory; a truncated or corrupt .gz ends the source as failed, with it
 after every line read before it.
 
 As fast as possible by default; with ``speed`` > 0, paced by the messages' own
-``time`` (speed 2 = twice real time).
+``time`` (speed 2 = twice real time).  Lines go to the pipeline in batches of up to
+BATCH; from a pipe that has nothing more for now, what arrived goes at once.
 """
 
 from __future__ import annotations
 
 import gzip
+import select
 import sys
 import time
 import zlib
@@ -36,6 +38,14 @@ def open_recording(path: str):
     if f.peek(2)[:2] == b"\x1f\x8b" if hasattr(f, "peek") else False:
         return gzip.GzipFile(fileobj=f)
     return f
+
+
+def _more_to_read(f) -> bool:
+    """Whether ``f`` has more bytes ready now (always true of a regular file; a pipe may be empty)."""
+    try:
+        return bool(select.select([f.fileno()], [], [], 0)[0])
+    except (AttributeError, OSError, ValueError):
+        return True
 
 
 class ReplaySource(Source):
@@ -95,7 +105,9 @@ class ReplaySource(Source):
                                 if self._stop.wait(delay):
                                     return
                     pending.append(item)
-                if len(pending) >= BATCH:
+                # A full batch, or a pipe that has nothing more for now (a live writer pausing):
+                # what arrived is ingested instead of waiting for the rest of a batch.
+                if len(pending) >= BATCH or (pending and not _more_to_read(f)):
                     self.deliver(pending, self.max_line)
                     pending = []
         except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
