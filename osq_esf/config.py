@@ -266,7 +266,8 @@ def _parse_eslogger(section) -> EsloggerConfig:
 
 def check_permissions(path: str, fd: int) -> None:
     """Refuse a config others could change, like osquery's safePermissions
-    (osquery-extensions.md §7.2): a regular file, owned by root or by us, not world-writable."""
+    (osquery's `safePermissions` in `osquery/filesystem/filesystem.cpp`): a regular file, owned by
+    root or by us, not world-writable."""
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode):
         raise ConfigError(f"{path}: not a regular file")

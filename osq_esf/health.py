@@ -12,7 +12,8 @@ Two jobs, both under the pipeline lock:
 * **Sequence accounting** (the pipeline's ``sequence`` stage).  The kernel drops
   events silently when a client's queue is full; the only trace is a jump in
   ``seq_num`` (per client and type) or ``global_seq_num`` (per client).  The recipe is
-  Santa's and the rules are Mac Monitor's (endpoint-security.md §10.2-10.3): the first
+  Santa's (`Source/santad/Metrics.mm`) and the rules are Mac Monitor's
+  (`SequenceGapCounterTests.swift`): the first
   number sets the baseline, a forward jump of k+1 is one gap of k lost, a repeat or a
   backwards step is a *regression* (counted apart, and it becomes the new baseline),
   and a restart of the client resets every baseline (counted as a restart, not a loss).

@@ -5,7 +5,7 @@ started this?".  This stage keeps a bounded table of processes fed by fork/exec/
 by the acting process of every message (with its parent and responsible tokens), and
 resolves for each row a *real parent*: ``rppid``, ``rp_pidversion``, ``rp_path``,
 ``rp_reason`` and, for launchd jobs, ``launchd_job``.  The order of the rules and why
-is in docs/lineage.md (from endpoint-security.md §14-§15 and Mac Monitor's
+is in docs/lineage.md (from Apple's `es_process_t` notes and Mac Monitor's
 LaunchedByParent).
 
 Hot path: for an event that is not fork/exec/exit, :meth:`Lineage.observe` is one dict

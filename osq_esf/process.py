@@ -235,7 +235,7 @@ class ProcessPool:
         """The context of a ``process`` object still as JSON (:class:`~osq_esf.decode.IngestMessage`).
 
         Keyed by the bytes (a copy: the Raw would keep the whole line alive).  eslogger's key
-        order varies between records (endpoint-security.md §12.3), so one process can come
+        order varies between records (an eslogger quirk seen in real captures), so one process can come
         as several byte strings: a miss decodes the struct and goes through :meth:`get`,
         so they all share one context.  Raises DecodeError for an invalid process.
         """

@@ -93,7 +93,7 @@ class ConfigReloader:
         return True
 
     def poll_options(self, manager_path: str, interval: float, stopped: threading.Event) -> None:
-        """Poll the manager's options() (the SDKs read them once; osquery-extensions.md §3.4)."""
+        """Poll the manager's options() (the SDKs read them once; osquery's `ExtensionManager.options()`)."""
         from osq_esf.extension.server import manager_client
 
         interval = max(interval, 0.2)

@@ -162,7 +162,7 @@ def iso_us(t_ns: int) -> str:
 # -- the envelope ---------------------------------------------------------------------
 
 # NOTIFY results: most types carry an auth result, open a flags result (Mac Monitor's
-# open fixture, endpoint-security.md §12.2).
+# open fixture; eslogger(1) describes the JSON).
 RESULT_AUTH = {"result": {"result": {"auth": 0}, "result_type": 0}}
 RESULT_FLAGS = {"result": {"result": {"flags": 4294967295}, "result_type": 1}}
 FLAGS_RESULT_TYPES = frozenset((10,))  # NOTIFY_OPEN

@@ -1,7 +1,8 @@
 """ES clients, their sequence numbers, injected faults, and the ground truth.
 
 Each client is a named group of event types with its own ``seq_num`` per event type
-and its own ``global_seq_num``, both from 0 (endpoint-security.md §10).  Messages are
+and its own ``global_seq_num``, both from 0 (as in Mac Monitor's fixtures; Santa's `Metrics.mm` counts gaps in
+both).  Messages are
 numbered first, then faults are applied to the numbered stream, exactly as the
 kernel drops from a client's queue:
 

@@ -1,7 +1,8 @@
 """A small simulated Mac: files, code-signed images, a process table, and the ES
 messages its activity produces, rendered the moment they happen.
 
-Semantics follow endpoint-security.md §3-§5 and §15: fork gives a new pid with the
+Semantics follow Apple's `ESMessage.h` (`es_process_t`, the fork/exec/exit events) and Mac Monitor's
+real-parent rules: fork gives a new pid with the
 same image; exec keeps the pid and takes a new pidversion (``process`` is the caller
 before exec, ``target`` the new image); pidversion is one counter for the whole
 machine, bumped by fork and exec; exit reports ``stat`` in wait(2) format and the

@@ -1,6 +1,6 @@
 """The osquery side: register with the extension manager and serve Extension calls.
 
-Wire format is osquery's (osquery-extensions.md §2.4): UNIX socket, buffered (not
+Wire format is osquery's (`osquery/extensions/impl_thrift.cpp`): UNIX socket, buffered (not
 framed) transport, strict binary protocol.  The server is threaded like osquery's
 own TThreadedServer, one thread per connection, so a ping is never queued behind a
 long generate.  ``generate`` replies are written with the direct encoder; ping,

@@ -17,7 +17,7 @@ platform_binary    1 for Apple platform binaries                platform_binary
 uid                real uid of the row's process                uid
 =================  ==========================================  =======================
 
-Semantics follow ES (endpoint-security.md §9): a rule mutes the event types in its
+Semantics follow ES (the muting docs in Apple's `ESClient.h`): a rule mutes the event types in its
 ``events`` list (all types when absent).  A dimension listed in ``[mutes] invert``
 *selects* instead, like ``es_invert_muting``: an event is kept only if some rule of
 that dimension matches it for its type; events without a target path are never
@@ -48,7 +48,7 @@ KEYS: dict[str, tuple[str, str]] = {
 }
 DIMENSIONS = ("process_path", "target_path", "signing_id", "team_id", "platform_binary", "uid")
 
-# The ES call a native client would use for a rule (endpoint-security.md §9.1); the
+# The ES call a native client would use for a rule (`ESClient.h`); the
 # other dimensions and globs have no kernel mute and are always applied in process.
 NATIVE = {
     ("process_path", "literal"): "es_mute_path_events(ES_MUTE_PATH_TYPE_LITERAL)",
@@ -64,7 +64,8 @@ DEFAULT_EVENTS = frozenset(("open", "close", "write", "mmap", "dup", "stat", "ac
                             "readlink", "fsgetpath", "getattrlist", "readdir"))
 _METADATA = "/System/Library/Frameworks/CoreServices.framework/Frameworks/Metadata.framework/Versions/A/Support/"
 # (name, config key, values, why) -- sources: Mac Monitor's MuteSet.swift
-# (endpoint-security.md §16) and osquery's default muted paths (osquery-extensions.md §9.6).
+# (Mac Monitor's `MuteSet.swift`) and osquery's default muted paths
+# (`osquery/events/darwin/endpointsecurity.h`).
 # Every path is on the SIP-protected system volume, so only Apple's binaries can sit there.
 DEFAULT_RULES: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("default:spotlight", "process_path_prefix", (_METADATA,), "Spotlight: mds, mds_stores, mdworker"),
@@ -129,7 +130,7 @@ class MutesConfig:
 
     def active(self) -> list[MuteRule]:
         """Config rules then defaults; defaults of an inverted dimension are left out
-        (inverting would turn them into a selection, the trap endpoint-security.md §9.2 warns of)."""
+        (inverting would turn them into a selection, the trap `ESClient.h`'s `es_invert_muting` docs warn of)."""
         out = [r for r in self.rules]
         if self.defaults:
             for name, key, values, _why in DEFAULT_RULES:

@@ -1,7 +1,7 @@
 """Live events from Apple's ``/usr/bin/eslogger`` (macOS 13+), one child per client.
 
 The kernel gives every ES client its own queue and drops events silently when it is
-full (endpoint-security.md §10).  eslogger is an ES client that needs no Apple
+full (Apple: dropped messages show only as sequence gaps).  eslogger is an ES client that needs no Apple
 entitlement, only root and Full Disk Access (§12), so one eslogger process per
 *client* -- a named group of event types -- gives each group its own queue, and the
 gaps in its sequence numbers are accounted per client by :mod:`osq_esf.health`.
@@ -55,7 +55,7 @@ STDERR_LINES = 50  # per child: a crash loop must not flood our log
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of a child
 
 # stderr text -> what to do.  eslogger's wording is not documented; it carries the
-# es_new_client result names (endpoint-security.md §7.1), so those are matched.
+# es_new_client result names (`es_new_client_result_t` in `ESClient.h`), so those are matched.
 _EXPLANATIONS = (
     (("NOT_PERMITTED", "Full Disk Access", "not permitted"),
      "eslogger lacks Full Disk Access: grant it to the process that starts osq-esf (osqueryd or "
