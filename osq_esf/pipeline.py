@@ -400,22 +400,12 @@ class Pipeline:
             if new:
                 for short in self._arrival_order(new, decoded, judged):
                     counts[short] = TypeCounts()
-            for short, k in stored.items():
-                tc = counts[short]
-                tc.received += k
-                tc.appended += k
-            for short, k in muted.items():
-                tc = counts[short]
-                tc.received += k
-                tc.muted += k
-            for short, k in filtered.items():
-                tc = counts[short]
-                tc.received += k
-                tc.filtered += k
-            for short, k in errors.items():
-                tc = counts[short]
-                tc.received += k
-                tc.decode_errors += k
+            for tally, field in ((stored, "appended"), (muted, "muted"), (filtered, "filtered"),
+                                 (errors, "decode_errors")):
+                for short, k in tally.items():  # a few types per batch
+                    tc = counts[short]
+                    tc.received += k
+                    setattr(tc, field, getattr(tc, field) + k)
             sequence = self.sequence
             if sequence is not None:  # only accepted events move the sequence baselines
                 seen = judged.seen
