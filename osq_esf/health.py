@@ -106,27 +106,32 @@ class Health:
 
     # -- the pipeline's sequence stage ------------------------------------------------
 
-    def observe(self, client: str, short: str, msg) -> None:
-        """Account ``msg``'s seq_num (message v2+) and global_seq_num (v4+)."""
+    def observe_all(self, client: str, msgs, short_of) -> None:
+        """Account the seq_num (message v2+) and global_seq_num (v4+) of ``msgs``, a batch's accepted
+        messages in arrival order; ``short_of`` maps an event_type to its type's name."""
         c = self.clients.get(client) or self.client(client)
-        version = msg.version
-        seq = msg.seq_num
-        if seq is not None and version >= 2:
-            tc = c.types.get(short)
-            if tc is None:
-                tc = c.types[short] = TypeCounts()
-            last = tc.last_seq
-            if last is not None and seq != last + 1:
-                self._irregular(c, tc, seq)
-            else:
-                tc.last_seq = seq
-        gseq = msg.global_seq_num
-        if gseq is not None and version >= 4:
-            last = c.last_seq
-            if last is not None and gseq != last + 1:
-                self._irregular(c, c, gseq)
-            else:
-                c.last_seq = gseq
+        types = c.types
+        glast = c.last_seq
+        for msg in msgs:
+            version = msg.version
+            seq = msg.seq_num
+            if seq is not None and version >= 2:
+                short = short_of[msg.event_type]
+                tc = types.get(short)
+                if tc is None:
+                    tc = types[short] = TypeCounts()
+                last = tc.last_seq
+                if last is not None and seq != last + 1:
+                    self._irregular(c, tc, seq)
+                else:
+                    tc.last_seq = seq
+            gseq = msg.global_seq_num
+            if gseq is not None and version >= 4:
+                if glast is not None and gseq != glast + 1:
+                    c.last_seq = glast  # the baseline _step reads
+                    self._irregular(c, c, gseq)
+                glast = gseq
+        c.last_seq = glast
 
     def _irregular(self, c: ClientCounts, counts, seq: int) -> None:
         """The slow path: a gap or a regression on ``counts`` (a type's or the client's)."""

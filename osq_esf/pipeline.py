@@ -22,8 +22,9 @@ from __future__ import annotations
 import logging
 import threading
 import time as _time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from osq_esf import events
 from osq_esf.decode import DecodeError, parse_time, raw_event_json
@@ -46,6 +47,7 @@ OTHER_CAPACITY = 20_000
 # one, so a stream of invented numbers cannot grow es_health or the eviction counts without bound.
 UNKNOWN_TYPES = 64
 UNKNOWN_OTHER = "unknown(other)"
+_EVENT_TYPE = attrgetter("event_type")
 # All rings together (``[rings] max_bytes``): far under the 200 MB osqueryd's watchdog allows an
 # extension (--enable_extensions_watchdog), with room for the interpreter and the process tables.
 DEFAULT_TOTAL_BYTES = 64 << 20
@@ -121,6 +123,26 @@ class Route:
         self.short, self.attr, self.layout, self.ring, self.fn = short, attr, layout, ring, fn
 
 
+class Judged:
+    """One batch after phase 2: what phases 3 and 4 need, and no more per event."""
+
+    __slots__ = ("pending", "seen", "muted", "filtered", "typed", "redactions", "short_of")
+
+    def __init__(self, short_of: dict[int, str]):
+        self.pending: dict[Route, list] = {}  # route -> its rows kept, (time, actor, ints, objs)
+        self.seen: list = []  # messages of the events kept or removed by a rule, in arrival order
+        self.muted: list = []  # messages a mute rule removed
+        self.filtered: list = []  # messages a filter removed
+        self.typed: list = []  # (short, message) of lines refused after they had a type
+        self.redactions: list = []  # (route, redact) to run on the pending rows
+        self.short_of = short_of  # event number -> type name; shared until an unknown type appears
+
+    def name(self, number: int, short: str) -> None:
+        """Name an event number no kind declares, for this batch (the shared map is not grown)."""
+        if self.short_of.get(number) != short:
+            self.short_of = {**self.short_of, number: short}
+
+
 class Pipeline:
     """The ingest core: stages, one ring per event table, the counters (see the module docstring)."""
 
@@ -150,6 +172,7 @@ class Pipeline:
             fn = build_extractor(k.spec, k.layout, kinds.enums, self.pool.get)
             self._routes[k.number] = Route(k.short, _attr(k.short), k.layout, self.rings[k.table], fn)
         self._other = Route("", "", kinds.other_layout, self.rings[OTHER_TABLE], None)
+        self._short_of = {number: route.short for number, route in self._routes.items()}
         self.health = Health()
         # Stages (osq_esf.stages); each may be None.  sequence is normally the Health object.
         self.sequence = sequence
@@ -237,24 +260,25 @@ class Pipeline:
                 self._error(src, line, why, number)
             if not decoded:
                 return 0
-            pending, accepted, redactions = self._judge(src, decoded)
+            judged = self._judge(src, decoded)
             rules = self.rules
         # Phase 3: redaction of the rows kept, without the lock; its hits are added in phase 4.
         hits = None
-        if redactions:
+        if judged.redactions:
             with rules.redactor.tally() as hits:
-                for route, redact in redactions:
-                    rows = pending[route][0]
+                for route, redact in judged.redactions:
+                    rows = judged.pending[route]
                     for i, (t, actor, ints, objs) in enumerate(rows):
                         new = redact(objs)
                         if new is not objs:
                             rows[i] = (t, actor, ints, new)
-        return self._commit(src, pending, accepted, hits)
+        return self._commit(src, decoded, judged, hits)
 
-    def _judge(self, src: SourceState, decoded):
+    def _judge(self, src: SourceState, decoded) -> "Judged":
         """Phase 2 (under the lock): every decoded line becomes a pending row, a dropped event or an error.
 
-        Returns (rows per route, accepted events [(short, msg, disposition)], the redactions to run).
+        Per event it keeps only what every event needs (the row, or the message in ``seen``);
+        which line a row came from is worked out again only for a row the ring refuses.
         """
         client = src.name
         routes, other = self._routes, self._other
@@ -262,11 +286,13 @@ class Pipeline:
         lineage, rules = self.lineage, self.rules
         lineage_cached = lineage.cached if lineage is not None else None  # observe()'s hit path, inline
         users = self.users if src.live else None
+        out = Judged(self._short_of)
         plans: dict = {}  # route -> the rules' plan for it (or None), for this batch
-        # route -> (rows, origins (line, number), index of each row's event in ``accepted``)
-        pending: dict[Route, tuple[list, list, list]] = {}
-        accepted: list = []  # (short, msg, disposition) in arrival order: sequence + counters
-        keep = Disposition.KEEP
+        pending = out.pending
+        seen = out.seen
+        seen_append = seen.append
+        muted_append, filtered_append = out.muted.append, out.filtered.append
+        muted = Disposition.MUTED
         for msg, line, line_number in decoded:
             short = None
             try:
@@ -277,6 +303,7 @@ class Pipeline:
                 route = routes.get(et)
                 if route is None:
                     route, short = other, self._unknown_name(et)
+                    out.name(et, short)
                     own_ints, own_objs = (et,), (raw_event_json(line),)
                 else:
                     short = route.short
@@ -296,82 +323,128 @@ class Pipeline:
                     actor = Actor.bare(ctx, LINEAGE_NULLS)
                 else:
                     actor = (short not in PROCESS_EVENTS and lineage_cached(ctx)) or lineage.observe(short, msg, ctx)
-                disposition = keep
                 if rules is not None:
                     plan = plans.get(route, plans)  # one plan per route and batch, called directly
                     if plan is plans:
                         plan = plans[route] = rules.plan_of(route.layout, short)
                     if plan is not None:
-                        disposition = plan(actor, sec, ints, objs) or keep
+                        disposition = plan(actor, sec, ints, objs)
+                        if disposition:  # removed by a rule (None or KEEP: kept)
+                            (muted_append if disposition == muted else filtered_append)(msg)
+                            seen_append(msg)
+                            continue
             except Exception as e:  # a DecodeError, or anything else: one line never stops the batch
                 why = str(e) if isinstance(e, DecodeError) else f"{type(e).__name__}: {e}"
                 self._error(src, line, why, line_number)
                 if short is not None:  # the line had a type: a typed decode error, counted in es_health
-                    accepted.append((short, None, None))
+                    out.typed.append((short, msg))
                 continue
-            if disposition is keep:
-                batch = pending.get(route)
-                if batch is None:
-                    batch = pending[route] = ([], [], [])
-                batch[0].append((sec, actor, ints, objs))
-                batch[1].append((line, line_number))
-                batch[2].append(len(accepted))
-            accepted.append((short, msg, disposition))
-        redactions = []
+            rows = pending.get(route)
+            if rows is None:
+                rows = pending[route] = []
+            rows.append((sec, actor, ints, objs))
+            seen_append(msg)
         if rules is not None:
             for route in pending:
                 redact = rules.redaction_of(route.layout)
                 if redact is not None:
-                    redactions.append((route, redact))
-        return pending, accepted, redactions
+                    out.redactions.append((route, redact))
+        return out
 
-    def _commit(self, src: SourceState, pending, accepted, redaction_hits=None) -> int:
-        """Phase 4 (under the lock): ring writes, then sequence numbers and counters."""
+    def _commit(self, src: SourceState, decoded, judged: "Judged", redaction_hits=None) -> int:
+        """Phase 4 (under the lock): ring writes, then sequence numbers and counters.
+
+        The counters are tallied per type for the batch (rows stored, events muted, filtered and
+        refused) instead of per event; received is their sum, as es_health's identity says.
+        """
         client = src.name
+        short_of = judged.short_of
+        typed = judged.typed
         n = 0
         with self.lock:
             if redaction_hits and self.rules is not None:
                 self.rules.add_redaction_hits(redaction_hits)
-            counts = self.health.types_of(client)
-            for route, (rows, origins, where) in pending.items():
+            stored: dict[str, int] = {}
+            refused_msgs = None
+            for route, rows in judged.pending.items():
                 bad = self._misshapen(route, rows[0])
                 if bad is not None:  # an extractor bug: refuse the rows rather than shift columns
                     refused = range(len(rows))
-                    for i in refused:
-                        accepted[where[i]] = (accepted[where[i]][0], None, None)
-                        self._error(src, origins[i][0], bad, origins[i][1])
-                    continue
-                refused = route.ring.extend(rows)
-                for i in refused:
-                    at = where[i]
-                    short = accepted[at][0]
-                    accepted[at] = (short, None, None)
-                    self._error(src, origins[i][0], "an integer field does not fit 64 bits", origins[i][1])
-                n += len(rows) - len(refused)
-            self.budget.enforce()
-            sequence = self.sequence
-            for short, msg, disposition in accepted:
-                tc = counts.get(short)
-                if tc is None:
-                    tc = counts[short] = TypeCounts()
-                tc.received += 1
-                if msg is None:  # refused after it had a type
-                    tc.decode_errors += 1
-                    continue
-                if sequence is not None:  # only accepted events move the sequence baselines
-                    sequence.observe(client, short, msg)
-                if disposition == Disposition.KEEP:
-                    tc.appended += 1
-                elif disposition == Disposition.MUTED:
-                    tc.muted += 1
                 else:
-                    tc.filtered += 1
+                    refused = route.ring.extend(rows)
+                    bad = "an integer field does not fit 64 bits"
+                if refused:
+                    origins = self._origins(route, decoded, judged)
+                    refused_msgs = refused_msgs if refused_msgs is not None else set()
+                    for i in refused:
+                        msg, line, number = origins[i]
+                        typed.append((short_of[msg.event_type], msg))
+                        refused_msgs.add(id(msg))
+                        self._error(src, line, bad, number)
+                kept = len(rows) - len(refused)
+                n += kept
+                if route is self._other:  # unknown types share a route: the row's own event_type column
+                    gone = set(refused)
+                    for i, row in enumerate(rows):
+                        if i not in gone:
+                            stored[row[3][0]] = stored.get(row[3][0], 0) + 1
+                elif kept:
+                    stored[route.short] = stored.get(route.short, 0) + kept
+            self.budget.enforce()
+            counts = self.health.types_of(client)
+            shorts = short_of.__getitem__
+            muted = Counter(map(shorts, map(_EVENT_TYPE, judged.muted)))
+            filtered = Counter(map(shorts, map(_EVENT_TYPE, judged.filtered)))
+            errors = Counter(short for short, _ in typed)
+            new = (stored.keys() | muted.keys() | filtered.keys() | errors.keys()) - counts.keys()
+            if new:
+                for short in self._arrival_order(new, decoded, judged):
+                    counts[short] = TypeCounts()
+            for tally, field in ((stored, "appended"), (muted, "muted"), (filtered, "filtered"),
+                                 (errors, "decode_errors")):
+                for short, k in tally.items():  # a few types per batch
+                    tc = counts[short]
+                    tc.received += k
+                    setattr(tc, field, getattr(tc, field) + k)
+            sequence = self.sequence
+            if sequence is not None:  # only accepted events move the sequence baselines
+                seen = judged.seen
+                if refused_msgs:
+                    seen = [m for m in seen if id(m) not in refused_msgs]
+                sequence.observe_all(client, seen, short_of)
             warnings = sequence.take_warnings() if sequence is not None else None
             src.events += n
         if warnings:  # logged outside the lock
             for w in warnings:
                 log.warning(w)
         return n
+
+    def _origins(self, route: Route, decoded, judged: "Judged") -> list:
+        """(message, line, line number) of each row pending for ``route``, in row order: the rows are
+        the route's events in ``seen`` that no rule removed.  Only a refused row needs it."""
+        dropped = {id(m) for m in judged.muted} | {id(m) for m in judged.filtered}
+        where = {id(m): (m, line, number) for m, line, number in decoded}
+        routes, other = self._routes, self._other
+        return [where[id(m)] for m in judged.seen
+                if id(m) not in dropped and routes.get(m.event_type, other) is route]
+
+    @staticmethod
+    def _arrival_order(shorts, decoded, judged: "Judged") -> list:
+        """``shorts`` in the order their first event arrived in the batch, so a type's counters are
+        created where a per-event pass would have created them (es_health and warnings list ties so)."""
+        if len(shorts) == 1:
+            return list(shorts)
+        typed = {id(msg): short for short, msg in judged.typed}
+        short_of = judged.short_of
+        accepted = {id(m) for m in judged.seen}
+        order: dict[str, None] = {}
+        for msg, _, _ in decoded:
+            short = typed.get(id(msg))
+            if short is None and id(msg) in accepted:
+                short = short_of[msg.event_type]
+            if short in shorts:
+                order[short] = None
+        return list(order)
 
     @staticmethod
     def _misshapen(route: Route, row) -> str | None:

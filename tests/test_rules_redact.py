@@ -131,6 +131,29 @@ def test_split_inverts_quote_join(items):
 
 
 NAMES = st.sampled_from(["GITHUB_TOKEN", "DB_PASSWORD", "api_key", "AWS_SECRET_ACCESS_KEY", "PATH", "HOME"])
+# Pieces of the names the category checks read, in several cases, with separators, humps and letters
+# whose lower case is not what it seems (Kelvin sign, dotted I, long s, sigma).
+NAME_PIECES = st.sampled_from(["token", "Token", "TOKENS", "secret", "pass", "PASS", "wd", "pwd", "Pwd", "key", "Key",
+                               "api", "API", "private", "auth", "session", "cookie", "credential", "no", "file",
+                               "ask", "by", "x", "1", "\u0130", "\u212a", "\u017f", "\u03a3", "_", "-", "/", ".",
+                               ":", " "])
+
+
+@settings(max_examples=500, deadline=None)
+@given(name=st.one_of(st.lists(NAME_PIECES, max_size=6).map("".join), st.text(max_size=24)))
+def test_the_category_pre_check_never_changes_the_answer(name):
+    """A name holding none of the words a category needs is answered without splitting it."""
+    assert secrets._category(name) == secrets._category_of_words(name)
+
+
+def test_unique_compiler_flags_are_answered_by_the_pre_check():
+    for name in ("I/Users/alice/src/payments-api/include/8dbe", "DA460DF", "O2"):
+        assert secrets._CANDIDATE.search(name.lower()) is None and secrets._category(name) is None
+    for name, cat in (("MYSQL_PWD", "password"), ("_auth", "credential"), ("api_key", "api-key"),
+                      ("privateKey", "private-key"), ("OP_SESSION_x", "session"), ("SSHPASS", "password")):
+        assert secrets._category(name) == cat
+
+
 SECRET = st.text(st.sampled_from("xyzXYZ09 \"\\"), min_size=4, max_size=10).map(lambda s: "Q" + s + "Q")
 
 

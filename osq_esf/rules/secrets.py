@@ -113,6 +113,14 @@ def name_category(name: str) -> str | None:
 
 def _category(name: str) -> str | None:
     """:func:`name_category` without the cache."""
+    # str.lower and words()'s per-character lower differ only at a final sigma, never in ASCII.
+    if _CANDIDATE.search(name.lower()) is None:
+        return None
+    return _category_of_words(name)
+
+
+def _category_of_words(name: str) -> str | None:
+    """:func:`_category` by splitting the name into words (what the pre-check stands in for)."""
     if name.upper() in _OS_SESSION:
         return None
     ws = words(name)
@@ -353,6 +361,10 @@ def linear_regex(pattern: str, flags: int = 0, anchored: bool = False) -> re.Pat
 _PLAIN = linear_regex(r"[^\s'\"\\;|&()`]+", anchored=True)
 _SPACE = linear_regex(r"[^\S\n]+", anchored=True)
 _PAIR_SEP = linear_regex(r"[?&;,]")
+# Every word _category_of_words accepts holds one of these (the exact names and suffixes hold
+# "pass", "token", "secret", "key", ...; the pairs end in "key"): a name holding none has no category,
+# and the usual unique name (a compiler's -I<path>, -D<hex>) is not split into words at all.
+_CANDIDATE = linear_regex("token|secret|pass|key|credential|cookie|pwd|auth|session")
 
 
 # -- the finder ----------------------------------------------------------------------------
