@@ -10,8 +10,12 @@ why in es_sources; a name that is no ES NOTIFY event at all is refused.
 
 from __future__ import annotations
 
+import logging
+
 from osq_esf import events
 from osq_esf.sources.base import SourceError
+
+log = logging.getLogger(__name__)
 
 # fork/exec/exit feed the lineage stage: subscribed whenever it is on.
 LINEAGE_EVENTS = ("exec", "fork", "exit")
@@ -70,6 +74,23 @@ def split_supported(names: list[str], supported) -> tuple[list[str], list[str]]:
         else:
             skipped.append(f"{e} ({why})")
     return keep, skipped
+
+
+def client_sources(clients: dict[str, list[str]], supported, make, none_here: str) -> list:
+    """One source per client, ``make(name, events)``, with the types ``supported`` refuses left out
+    and named in the client's es_sources row; a client left with none is not started."""
+    out = []
+    for name, evs in clients.items():
+        keep, skipped = split_supported(evs, supported)
+        if not keep:
+            log.warning("client %s: %s; not started", name, none_here)
+            continue
+        src = make(name, keep)
+        if skipped:
+            src.state.skipped = "; ".join(skipped)
+            log.info("client %s: left out %s", name, src.state.skipped)
+        out.append(src)
+    return out
 
 
 def listed_in(known, where: str):

@@ -43,7 +43,7 @@ import time
 
 from osq_esf.rules.redact import safe_text
 from osq_esf.sources.base import MAX_LINE, LineSplitter, Source, SourceError
-from osq_esf.sources.common import configured_clients, listed_in, split_supported
+from osq_esf.sources.common import client_sources, configured_clients, listed_in
 
 log = logging.getLogger(__name__)
 
@@ -228,18 +228,10 @@ def eslogger_sources(sink, arg: str, spec: str, config=None) -> list["EsloggerSo
     cap = getattr(esl, "backoff_max", 30.0)
     from osq_esf.sources import max_line_of
 
-    supported = listed_in(known, os_description())
-    out = []
-    for name, evs in clients.items():
-        keep, skipped = split_supported(evs, supported)
-        if not keep:
-            log.warning("client %s: eslogger here knows none of its event types; not started", name)
-            continue
-        src = EsloggerSource(sink, name, keep, binary, spec, initial, cap, max_line_of(config))
-        if skipped:
-            src.state.skipped = "; ".join(skipped)
-            log.info("client %s: left out %s", name, src.state.skipped)
-        out.append(src)
+    max_line = max_line_of(config)
+    out = client_sources(clients, listed_in(known, os_description()),
+                         lambda name, evs: EsloggerSource(sink, name, evs, binary, spec, initial, cap, max_line),
+                         "eslogger here knows none of its event types")
     if not out:
         raise SourceError(f"{spec}: eslogger on {os_description()} knows none of the configured event types")
     return out

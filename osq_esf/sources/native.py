@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 from osq_esf import events
 from osq_esf.sources.base import BATCH, Source, SourceError
-from osq_esf.sources.common import LINEAGE_EVENTS, configured_clients, newer_than, split_supported
+from osq_esf.sources.common import LINEAGE_EVENTS, client_sources, configured_clients, newer_than
 
 log = logging.getLogger(__name__)
 
@@ -142,18 +142,9 @@ def native_sources(sink, arg: str, spec: str, config=None, module=None) -> list[
     lineage = getattr(config, "lineage", None)
     protect = (frozenset(LINEAGE_EVENTS) if lineage is None or (lineage.enabled and lineage.process_events)
                else frozenset())
-    supported = newer_than(here)
-    out = []
-    for name, evs in clients.items():
-        keep, skipped = split_supported(evs, supported)
-        if not keep:
-            log.warning("client %s: this macOS has none of its event types; not started", name)
-            continue
-        src = NativeSource(sink, name, keep, module, spec, protect)
-        if skipped:
-            src.state.skipped = "; ".join(skipped)
-        out.append(src)
-    return out
+    return client_sources(clients, newer_than(here),
+                          lambda name, evs: NativeSource(sink, name, evs, module, spec, protect),
+                          "this macOS has none of its event types")
 
 
 # -- mutes in the kernel -------------------------------------------------------------------
