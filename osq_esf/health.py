@@ -168,7 +168,7 @@ class Health:
             c.last_warning = now
             if per_type or c.unreported:
                 total = max(c.unreported, sum(n for _, n in per_type))
-                detail = ", ".join(f"{s} {n}" for s, n in sorted(per_type, key=lambda x: -x[1]))
+                detail = ", ".join(f"{s} {n}" for s, n in sorted(per_type, key=lambda x: (-x[1], x[0])))
                 out.append(f"client {name} lost {total} events" + (f" ({detail})" if detail else "")
                            + " (kernel queue overflow: see es_health)")
             if c.unreported_regressions:

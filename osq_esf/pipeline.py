@@ -396,10 +396,8 @@ class Pipeline:
             muted = Counter(map(shorts, map(_EVENT_TYPE, judged.muted)))
             filtered = Counter(map(shorts, map(_EVENT_TYPE, judged.filtered)))
             errors = Counter(short for short, _ in typed)
-            new = (stored.keys() | muted.keys() | filtered.keys() | errors.keys()) - counts.keys()
-            if new:
-                for short in self._arrival_order(new, decoded, judged):
-                    counts[short] = TypeCounts()
+            for short in (stored.keys() | muted.keys() | filtered.keys() | errors.keys()) - counts.keys():
+                counts[short] = TypeCounts()
             for tally, field in ((stored, "appended"), (muted, "muted"), (filtered, "filtered"),
                                  (errors, "decode_errors")):
                 for short, k in tally.items():  # a few types per batch
@@ -427,24 +425,6 @@ class Pipeline:
         routes, other = self._routes, self._other
         return [where[id(m)] for m in judged.seen
                 if id(m) not in dropped and routes.get(m.event_type, other) is route]
-
-    @staticmethod
-    def _arrival_order(shorts, decoded, judged: "Judged") -> list:
-        """``shorts`` in the order their first event arrived in the batch, so a type's counters are
-        created where a per-event pass would have created them (es_health and warnings list ties so)."""
-        if len(shorts) == 1:
-            return list(shorts)
-        typed = {id(msg): short for short, msg in judged.typed}
-        short_of = judged.short_of
-        accepted = {id(m) for m in judged.seen}
-        order: dict[str, None] = {}
-        for msg, _, _ in decoded:
-            short = typed.get(id(msg))
-            if short is None and id(msg) in accepted:
-                short = short_of[msg.event_type]
-            if short in shorts:
-                order[short] = None
-        return list(order)
 
     @staticmethod
     def _misshapen(route: Route, row) -> str | None:
