@@ -13,7 +13,6 @@ import keyword
 from typing import Optional, Union
 
 import msgspec
-from msgspec import Struct
 
 from osq_esf.decode import File, Int, Process, Token
 from osq_esf.schema import Column, SpecError, TableSpec

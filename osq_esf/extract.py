@@ -24,7 +24,7 @@ import msgspec
 from msgspec import Struct
 
 from osq_esf.bodies import attribute
-from osq_esf.decode import DecodeError, File, Int, Process, check_json_ints, fits_64_bits, json_text, parse_time
+from osq_esf.decode import DecodeError, File, Int, Process, fits_64_bits, parse_time, raw_json
 from osq_esf.layout import RowLayout
 from osq_esf.process import ProcessContext, token_fields
 from osq_esf.schema import Enum, SpecError, TableSpec, load_enums
@@ -196,20 +196,6 @@ HAND_WRITTEN: dict[str, HandWritten] = {
 
 
 # -- transforms of the generic extractor (schema.TRANSFORMS) ------------------------------
-
-def raw_json(raw, canonical: bool = True) -> str | None:
-    """A ``msgspec.Raw`` value as canonical JSON text (None when absent or null): compact, keys
-    sorted, audit-token arrays as objects.  The text never depends on who wrote the line: eslogger
-    escapes "/" and orders keys its own way, the native shim writes them in C order.
-    ``canonical=False`` keeps the line's own text (20 times cheaper) unless it holds token arrays."""
-    data = bytes(raw)
-    if not data or data == b"null":
-        return None
-    check_json_ints(data)
-    if canonical or (b"token" in data and b"[" in data):
-        return json_text(msgspec.json.decode(data), order="sorted" if canonical else None)
-    return data.decode("utf-8", "replace")
-
 
 def destination_path(d) -> str | None:
     """create/rename's destination as one path: the existing file's, or dir + "/" + name."""

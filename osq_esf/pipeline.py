@@ -398,12 +398,12 @@ class Pipeline:
             errors = Counter(short for short, _ in typed)
             for short in (stored.keys() | muted.keys() | filtered.keys() | errors.keys()) - counts.keys():
                 counts[short] = TypeCounts()
-            for tally, field in ((stored, "appended"), (muted, "muted"), (filtered, "filtered"),
-                                 (errors, "decode_errors")):
+            for tally, counter in ((stored, "appended"), (muted, "muted"), (filtered, "filtered"),
+                                   (errors, "decode_errors")):
                 for short, k in tally.items():  # a few types per batch
                     tc = counts[short]
                     tc.received += k
-                    setattr(tc, field, getattr(tc, field) + k)
+                    setattr(tc, counter, getattr(tc, counter) + k)
             sequence = self.sequence
             if sequence is not None:  # only accepted events move the sequence baselines
                 seen = judged.seen

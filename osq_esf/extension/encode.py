@@ -15,7 +15,7 @@ import os
 import struct
 
 # The compiled row encoder (_rowenc.c, built by setup.py when a C compiler is present) writes
-# the same bytes as the Python path in osq_esf.tables, which stays the fallback; OSQ_ESF_PURE=1
+# the same bytes as the Python path in osq_esf.extension.tables, which stays the fallback; OSQ_ESF_PURE=1
 # forces the fallback (tests compare the two).
 rowenc = None
 if not os.environ.get("OSQ_ESF_PURE"):
