@@ -441,3 +441,37 @@ def test_an_explicit_source_wins_over_the_config_and_auto_keeps_the_platform_def
         App.from_args(_run_args(tmp_path, '[source]\nlive = "auto"\n'))
     monkeypatch.setattr(sources, "macos_version", lambda: (12, 6))
     assert [s.kind for s in App.from_args(_run_args(tmp_path, "")).sources] == ["native"] * len(default_clients())
+
+
+def test_a_native_line_over_the_line_cap_is_a_counted_decode_error(sim):
+    """[input] max_line_bytes bounds what the native source hands the decoder, as for eslogger and
+    replay: the long line is counted and sampled in es_decode_errors, the others still arrive."""
+    p = pipeline()
+    srcs = start(p, sim, '[clients]\nfile = ["open"]\n[lineage]\nenabled = false\n')
+    src = srcs["file"]
+    short = b"/Users/me/a"
+    # Lines from the shim are ~1.5 KB here; a 6,000-character path makes one well past 4 KB.
+    src.max_line = 4096
+    try:
+        es = es_of(sim, src)
+        b = Builder(sim)
+        for path in (short, b"/Users/me/" + b"d" * 6000, short):
+            assert sim.lib.es_sim_deliver(es, b.open(path.decode())) == 0
+        assert sim.lib.es_sim_wait_idle(es, 5000) == 0
+        wait_for(lambda: src.state.events == 2 and src.state.decode_errors == 1, "two events and one refusal")
+    finally:
+        stop(srcs)
+    (err,) = p.decode_error_rows()
+    assert "line longer than 4096 bytes" in err["error"] and err["source"] == src.state.name
+    assert rows_by(p)[("file", "open")]["buffered"] == 2
+
+
+def test_a_macos_with_none_of_the_configured_types_is_an_error_not_a_silent_start(sim, monkeypatch):
+    """Every configured client left out (its types newer than this macOS): the source refuses to
+    start, as eslogger's does, instead of running the extension with no client at all."""
+    import osq_esf.sources
+
+    monkeypatch.setattr(osq_esf.sources, "macos_version", lambda: (12, 6))
+    cfg = parse_config('[clients]\nsecurity = ["tcc_modify"]\n[lineage]\nenabled = false\n', "t")
+    with pytest.raises(SourceError, match="has none of the configured event types"):
+        native_sources(pipeline(), "", "native", cfg, module=sim)

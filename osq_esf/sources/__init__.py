@@ -10,7 +10,7 @@ import os
 import platform
 import sys
 
-from osq_esf.sources.base import Source, SourceError
+from osq_esf.sources.base import Source, SourceError, max_line_of
 
 KINDS = ("replay", "eslogger", "native")
 
@@ -38,13 +38,6 @@ def default_source_spec(live: str = "auto") -> str | None:
     if v is not None and v >= (11,):
         return "native"
     return None
-
-
-def max_line_of(config) -> int:
-    """[input] max_line_bytes, or its default."""
-    from osq_esf.sources.base import MAX_LINE
-
-    return config.input.max_line_bytes if config is not None else MAX_LINE
 
 
 def make_sources(specs: list[str], sink, speed: float = 0.0, config=None) -> list[Source]:

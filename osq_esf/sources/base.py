@@ -15,15 +15,21 @@ MAX_LINE = 16 << 20
 OVERSIZE_HEAD = 200  # bytes of an over-long line kept for its (redacted) sample
 
 
+def max_line_of(config) -> int:
+    """[input] max_line_bytes, or its default."""
+    return config.input.max_line_bytes if config is not None else MAX_LINE
+
+
 @dataclass(frozen=True)
 class Oversize:
     """A line longer than the cap: its first bytes and its length (it was not kept)."""
 
     head: bytes
     length: int
+    cap: int
 
-    def why(self, cap: int) -> str:
-        return f"line longer than {cap} bytes ({self.length} bytes), skipped to the next newline"
+    def why(self) -> str:
+        return f"line longer than {self.cap} bytes ({self.length} bytes), skipped to the next newline"
 
 
 class LineSplitter:
@@ -49,14 +55,14 @@ class LineSplitter:
             end = n if nl < 0 else nl
             if self._skipping is not None:
                 s = self._skipping
-                self._skipping = Oversize(s.head, s.length + end - start)
+                self._skipping = Oversize(s.head, s.length + end - start, s.cap)
                 if nl >= 0:
                     out.append(self._skipping)
                     self._skipping = None
             elif self._size + end - start > self.max_line:
                 head = b"".join(self._parts)[:OVERSIZE_HEAD] if self._parts else b""
                 head += data[start:min(end, start + OVERSIZE_HEAD - len(head))]
-                self._skipping = Oversize(head, self._size + end - start)
+                self._skipping = Oversize(head, self._size + end - start, self.max_line)
                 self._parts, self._size = [], 0
                 if nl >= 0:
                     out.append(self._skipping)
@@ -127,7 +133,7 @@ class Source:
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def deliver(self, items: list, max_line: int = MAX_LINE) -> int:
+    def deliver(self, items: list) -> int:
         """Hand ``LineSplitter`` output to the pipeline: lines in batches, each Oversize as a
         counted decode error in its place in the stream.  Returns the events buffered."""
         ingest, st, n, batch = self.sink.ingest, self.state, 0, []
@@ -136,7 +142,7 @@ class Source:
                 if batch:
                     n += ingest(st, batch)
                     batch = []
-                self.sink.reject_line(st, item.head, item.why(max_line))
+                self.sink.reject_line(st, item.head, item.why())
                 continue
             batch.append(item)
             if len(batch) >= BATCH:

@@ -37,6 +37,12 @@ def default_clients(kinds=None) -> dict[str, list[str]]:
     return dict(sorted(out.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
+def lineage_subscribed(config) -> bool:
+    """Whether the lineage stage needs exec, fork and exit whatever the clients name."""
+    lineage = getattr(config, "lineage", None)
+    return lineage is None or (lineage.enabled and lineage.process_events)
+
+
 def configured_clients(config=None, wanted: list[str] | None = None, spec: str = "eslogger",
                        kinds=None) -> dict[str, list[str]]:
     """[clients] or the defaults (only the ``wanted`` ones if given); with lineage on,
@@ -48,8 +54,7 @@ def configured_clients(config=None, wanted: list[str] | None = None, spec: str =
         if unknown:
             raise SourceError(f"{spec}: no client named {unknown[0]!r}; configured: {', '.join(clients)}")
         clients = {w: clients[w] for w in wanted}
-    lineage = getattr(config, "lineage", None)
-    if lineage is None or (lineage.enabled and lineage.process_events):
+    if lineage_subscribed(config):
         have = {e for evs in clients.values() for e in evs}
         missing = [e for e in LINEAGE_EVENTS if e not in have]
         if missing:
@@ -76,9 +81,10 @@ def split_supported(names: list[str], supported) -> tuple[list[str], list[str]]:
     return keep, skipped
 
 
-def client_sources(clients: dict[str, list[str]], supported, make, none_here: str) -> list:
+def client_sources(clients: dict[str, list[str]], supported, make, none_here: str, none_anywhere: str) -> list:
     """One source per client, ``make(name, events)``, with the types ``supported`` refuses left out
-    and named in the client's es_sources row; a client left with none is not started."""
+    and named in the client's es_sources row; a client left with none is not started, and
+    :class:`SourceError` (``none_anywhere``) when no client is left at all."""
     out = []
     for name, evs in clients.items():
         keep, skipped = split_supported(evs, supported)
@@ -90,6 +96,8 @@ def client_sources(clients: dict[str, list[str]], supported, make, none_here: st
             src.state.skipped = "; ".join(skipped)
             log.info("client %s: left out %s", name, src.state.skipped)
         out.append(src)
+    if not out:
+        raise SourceError(none_anywhere)
     return out
 
 

@@ -42,7 +42,7 @@ import threading
 import time
 
 from osq_esf.rules.redact import safe_text
-from osq_esf.sources.base import MAX_LINE, LineSplitter, Source, SourceError
+from osq_esf.sources.base import MAX_LINE, LineSplitter, Source, SourceError, max_line_of
 from osq_esf.sources.common import client_sources, configured_clients, listed_in
 
 log = logging.getLogger(__name__)
@@ -226,15 +226,11 @@ def eslogger_sources(sink, arg: str, spec: str, config=None) -> list["EsloggerSo
     esl = getattr(config, "eslogger", None)
     initial = getattr(esl, "backoff_initial", 0.5)
     cap = getattr(esl, "backoff_max", 30.0)
-    from osq_esf.sources import max_line_of
-
     max_line = max_line_of(config)
-    out = client_sources(clients, listed_in(known, os_description()),
-                         lambda name, evs: EsloggerSource(sink, name, evs, binary, spec, initial, cap, max_line),
-                         "eslogger here knows none of its event types")
-    if not out:
-        raise SourceError(f"{spec}: eslogger on {os_description()} knows none of the configured event types")
-    return out
+    return client_sources(clients, listed_in(known, os_description()),
+                          lambda name, evs: EsloggerSource(sink, name, evs, binary, spec, initial, cap, max_line),
+                          "eslogger here knows none of its event types",
+                          f"{spec}: eslogger on {os_description()} knows none of the configured event types")
 
 
 # -- the source -------------------------------------------------------------------------
@@ -322,7 +318,7 @@ class EsloggerSource(Source):
                         sel.unregister(key.fd)
                         open_fds -= 1
                     elif key.fd == out:
-                        self.deliver(lines.feed(data), self.max_line)
+                        self.deliver(lines.feed(data))
                     else:
                         for line in err_lines_split.feed(data):
                             line = line if isinstance(line, bytes) else line.head
@@ -339,7 +335,7 @@ class EsloggerSource(Source):
                             err_lines += 1
             if not self.stopping:
                 # eslogger killed mid-line: the cut line is counted as a decode error.
-                self.deliver(lines.flush(), self.max_line)
+                self.deliver(lines.flush())
         finally:
             sel.close()
             with self._proc_lock:

@@ -30,8 +30,8 @@ import time
 from dataclasses import dataclass
 
 from osq_esf import events
-from osq_esf.sources.base import BATCH, Source, SourceError
-from osq_esf.sources.common import LINEAGE_EVENTS, client_sources, configured_clients, newer_than
+from osq_esf.sources.base import BATCH, MAX_LINE, OVERSIZE_HEAD, Oversize, Source, SourceError, max_line_of
+from osq_esf.sources.common import LINEAGE_EVENTS, client_sources, configured_clients, lineage_subscribed, newer_than
 
 log = logging.getLogger(__name__)
 
@@ -139,12 +139,12 @@ def native_sources(sink, arg: str, spec: str, config=None, module=None) -> list[
         raise SourceError(f"the native source needs macOS 11 or later; this is {_os_text()}")
     clients = configured_clients(config, [a for a in arg.split(",") if a], spec)
     module = module or load_module()
-    lineage = getattr(config, "lineage", None)
-    protect = (frozenset(LINEAGE_EVENTS) if lineage is None or (lineage.enabled and lineage.process_events)
-               else frozenset())
+    protect = frozenset(LINEAGE_EVENTS) if lineage_subscribed(config) else frozenset()
     return client_sources(clients, newer_than(here),
-                          lambda name, evs: NativeSource(sink, name, evs, module, spec, protect),
-                          "this macOS has none of its event types")
+                          lambda name, evs: NativeSource(sink, name, evs, module, spec, protect,
+                                                         max_line=max_line_of(config)),
+                          "this macOS has none of its event types",
+                          f"{spec}: {_os_text()} has none of the configured event types")
 
 
 # -- mutes in the kernel -------------------------------------------------------------------
@@ -216,8 +216,9 @@ class NativeSource(Source):
     live = True
 
     def __init__(self, sink, name: str, event_names: list[str], module, spec: str = "native",
-                 protected=frozenset(LINEAGE_EVENTS), ring_bytes: int = RING_BYTES):
+                 protected=frozenset(LINEAGE_EVENTS), ring_bytes: int = RING_BYTES, max_line: int = MAX_LINE):
         super().__init__(sink, name, spec)
+        self.max_line = max_line  # [input] max_line_bytes, as for the other sources
         self.event_names = list(event_names)
         self.module = module
         self.protected = frozenset(protected)
@@ -290,7 +291,11 @@ class NativeSource(Source):
                 if n:
                     lines = ffi.buffer(buf, n)[:].split(b"\n")
                     lines.pop()  # the empty piece after the last newline
-                    ingest(st, lines)
+                    if n > self.max_line:  # some line may be over the cap: a counted decode error
+                        self.deliver([Oversize(ln[:OVERSIZE_HEAD], len(ln), self.max_line)
+                                      if len(ln) > self.max_line else ln for ln in lines])
+                    else:
+                        ingest(st, lines)
                 if not (stopping and n):
                     break
             if stopping:

@@ -100,7 +100,7 @@ class ReplaySource(Source):
                                 first_msg, first_wall = t, time.monotonic()
                             delay = first_wall + (t - first_msg) / self.speed - time.monotonic()
                             if delay > 0:
-                                self.deliver(pending, self.max_line)
+                                self.deliver(pending)
                                 pending = []
                                 if self._stop.wait(delay):
                                     return
@@ -108,14 +108,14 @@ class ReplaySource(Source):
                 # A full batch, or a pipe that has nothing more for now (a live writer pausing):
                 # what arrived is ingested instead of waiting for the rest of a batch.
                 if len(pending) >= BATCH or (pending and not _more_to_read(f)):
-                    self.deliver(pending, self.max_line)
+                    self.deliver(pending)
                     pending = []
         except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
             failure = SourceError(f"{path}: {type(e).__name__}: {e}")
         finally:
             if not self.stopping:
                 pending += splitter.flush()  # a last line without newline, or one cut by the error
-            self.deliver(pending, self.max_line)
+            self.deliver(pending)
         if failure is not None:
             raise failure
 
