@@ -217,7 +217,9 @@ def _columns(raw: list, group: str, where: str, enums: dict[str, Enum]) -> list[
         redact = c.get("redact", "")
         if redact not in ("", "argv", "env", "text", "json"):
             raise SpecError(f"{at} ({name}): redact must be argv, env, text or json")
-        if redact and (redact == "json") != (c.get("transform") == "json"):
+        # A json column is redacted as json, and only JSON is: a json transform, or JSON the
+        # pipeline writes itself (no source: es_other_events' event).
+        if redact and (redact == "json") != (c.get("transform") == "json" or (redact == "json" and not source)):
             raise SpecError(f"{at} ({name}): a json column is redacted as json, and only a json column is")
         resolve = c.get("resolve", "")
         if resolve and (resolve not in RESOLVERS or source):

@@ -159,3 +159,29 @@ def test_hits_of_a_batch_redacted_while_a_reload_swaps_the_rules_are_kept():
         t.join(10)
     assert p.rules.redactor is not redactor
     assert hits(p)["arg-password"] == 2
+
+
+def test_an_event_of_an_unknown_type_is_redacted_in_es_other_events():
+    """es_other_events keeps a whole event this build cannot type (a newer macOS): its strings are
+    masked like a json column's, and the event stays valid JSON."""
+    p, src = make_pipeline("")
+    msg = json.loads(eslines.line("open"))
+    msg["event_type"] = 999
+    msg["event"] = {"future_exec": {"args": ["curl", f"--password={S}"], "env": [f"GITHUB_TOKEN={S}"],
+                                    "path": "/usr/bin/curl"}}
+    p.ingest(src, [json.dumps(msg).encode()])
+    assert src.decode_errors == 0, src.last_error
+    (row,) = table_rows(p, "es_other_events")
+    assert S not in row["event"] and "<redacted:" in row["event"], row["event"]
+    assert json.loads(row["event"])["future_exec"]["path"] == "/usr/bin/curl"
+
+
+def test_json_redaction_reads_each_list_as_its_own_argv():
+    """A flag at the end of one list never swallows the first item of another as its value."""
+    from osq_esf.rules.redact import default_redactor
+
+    text = json.dumps({"env": ["LANG=C", "HOME=/Users/me"], "a": ["tool", "--token"]})
+    assert default_redactor().json(text) == text
+    secret = json.dumps({"a": ["tool", "--token", S], "env": ["LANG=C"]})
+    out = json.loads(default_redactor().json(secret))
+    assert S not in out["a"][2] and out["env"] == ["LANG=C"]

@@ -241,19 +241,23 @@ class Redactor:
             root = msgspec.json.decode(text)
         except msgspec.DecodeError:
             return self.text(text)
-        slots, stack = [], [root]  # (container, key) of every string value, in document order
+        # Each container's strings are one argv: a flag in one list never takes a value in another.
+        changed, stack = False, [root] if type(root) in (list, dict) else []
         while stack:
             node = stack.pop()
-            for key, v in (enumerate(node) if type(node) is list else node.items() if type(node) is dict else ()):
+            keys = []
+            for key, v in (enumerate(node) if type(node) is list else node.items()):
                 if type(v) is str:
-                    slots.append((node, key))
+                    keys.append(key)
                 elif type(v) in (list, dict):
                     stack.append(v)
-        masked = self.items([node[key] for node, key in slots]) if slots else None
-        if masked is None:
-            return text
-        for (node, key), v in zip(slots, masked):
-            node[key] = v
+            masked = self.items([node[key] for key in keys]) if keys else None
+            if masked is not None:
+                changed = True
+                for key, v in zip(keys, masked):
+                    node[key] = v
+        if not changed:
+            return self.text(text) if type(root) is str else text
         return msgspec.json.encode(root).decode()
 
     def sample(self, data: bytes, limit: int = SAMPLE_BYTES) -> str:
