@@ -299,6 +299,8 @@ def load_config_file(path: str, allow_unsafe: bool = False) -> Config:
             if not allow_unsafe:
                 check_permissions(path, fd)  # the file we read, not a name that may change
             text = f.read(MAX_CONFIG_BYTES + 1)
+            if len(text) > MAX_CONFIG_BYTES:  # it grew after the size check: never parse a cut file
+                raise ConfigError(f"{path}: grew past {MAX_CONFIG_BYTES} bytes while it was read")
     except OSError as e:
         raise ConfigError(f"{path}: {e.strerror}") from None
     except UnicodeDecodeError as e:

@@ -23,6 +23,7 @@ import msgspec
 from osq_esf.decode import decode_process, parse_time
 from osq_esf.layout import LINEAGE_COLUMNS, LINEAGE_NULLS
 from osq_esf.process import Actor, ProcessContext, token_fields
+from osq_esf.rules.redact import safe_text
 
 LAUNCHD_PATH = "/sbin/launchd"
 XPCPROXY_PATH = "/usr/libexec/xpcproxy"
@@ -133,7 +134,7 @@ class Lineage:
             return hit
         except Exception as e:
             self.errors += 1
-            self.last_error = f"{type(e).__name__}: {e}"
+            self.last_error = safe_text(f"{type(e).__name__}: {e}")  # it may quote event data
             return Actor.bare(ctx, LINEAGE_NULLS)
 
     def _tick(self, msg) -> int:

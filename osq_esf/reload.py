@@ -18,6 +18,7 @@ import time
 
 from osq_esf.config import Config, ConfigError, load_config_file, parse_config
 from osq_esf.rules import RuleError, Rules, RulesConfig
+from osq_esf.rules.redact import safe_text
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +68,10 @@ class ConfigReloader:
                 cfg = self.read()
                 rules = self.compile(cfg)
             except ConfigError as e:
-                self.last_error = str(e)
+                self.last_error = safe_text(str(e))  # a refused value may be a secret
                 self.refused += 1
                 self.changed = time.time()
-                log.error("config reload (%s) refused, the previous rules stay in force: %s", why, e)
+                log.error("config reload (%s) refused, the previous rules stay in force: %s", why, self.last_error)
                 return False
             self.pipeline.install_rules(rules)
             self.reloads += 1

@@ -165,3 +165,22 @@ def test_osquery_option_overrides_the_file_and_reloads(running, tmp_path):
     batch(ext, feed, ["/opt/a", "/opt/b"], 3)
     assert paths(ext) == ["/opt/b", "/opt/a", "/opt/b"]
     conserved(ext)
+
+
+def test_a_refused_reload_never_shows_a_secret_it_quotes(tmp_path, caplog):
+    """A config error may quote the refused value: es_stages' last_error and the log show it redacted."""
+    import logging
+
+    from osq_esf.reload import ConfigReloader
+    from tests.pipelines import make_pipeline
+
+    p, _ = make_pipeline("", source=None)
+    cfg = tmp_path / "osq-esf.toml"
+    cfg.write_text('[[mutes.rule]]\nname = "x"\nprocess_path = "/bin/a"\n'
+                   'events = ["https://bob:Zq7Secret9x@example.com"]\n')
+    os.chmod(cfg, 0o600)
+    r = ConfigReloader(p, str(cfg))
+    with caplog.at_level(logging.ERROR, logger="osq_esf.reload"):
+        assert r.reload("test") is False
+    assert "mutes.rule[0].events" in r.last_error and "Zq7Secret9x" not in r.last_error
+    assert caplog.records and all("Zq7Secret9x" not in rec.getMessage() for rec in caplog.records)

@@ -299,11 +299,12 @@ class Redactor:
         # Unchanged, so no rule masked anything; a mask is counted as a hit even when it equals
         # the text it replaces, so a text holding a mask's own wording is never remembered.
         if "<redacted:" not in text and len(text) <= CLEAN_TEXT:
-            if len(self._clean) >= CLEAN_TEXTS or self._clean_chars > CLEAN_CHARS:
-                self._clean.clear()
-                self._clean_chars = 0
-            self._clean.add(text)
-            self._clean_chars += len(text)
+            with self._hits_lock:  # sources redact in their own threads: the bound must hold for all
+                if len(self._clean) >= CLEAN_TEXTS or self._clean_chars > CLEAN_CHARS:
+                    self._clean.clear()
+                    self._clean_chars = 0
+                self._clean.add(text)
+                self._clean_chars += len(text)
         return text
 
     # -- configured rules --------------------------------------------------------------
