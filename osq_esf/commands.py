@@ -121,9 +121,14 @@ def cmd_query(args) -> int:
             print("osq-esf: --replay - needs the embedded engine (--engine embedded)", file=sys.stderr)
             return 2
         stdin = {"stdin": None}
+    recordings = [*args.replay, *(s[len("replay:"):] for s in args.source if s.startswith("replay:"))]
+    if args.now in ("end", "rebase") and "-" in recordings:
+        print(f"osq-esf: --now {args.now} reads the recording for its end before the query, which standard "
+              "input allows only once: give the recording as a file, or --now real or a time", file=sys.stderr)
+        return 2
     wait = args.wait if args.wait > 0 else float("inf")
     try:
-        clock = clock_for(args.now, args.replay)
+        clock = clock_for(args.now, recordings)
         # osqueryi cannot poll for readiness, so the extension registers only once drained,
         # and osqueryi must wait that long for it.
         argv = extension_argv(args.source, args.replay, args.config, args.speed, drain_first=osqueryi)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import zlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -122,6 +123,17 @@ def test_replay_dash_reads_standard_input(tmp_path):
                     "--format", "csv", stdin=f)
     assert r.returncode == 0, r.stderr
     assert r.stdout.decode().split() == ["n", "25"]
+
+
+@pytest.mark.parametrize("now", ["end", "rebase"])
+def test_now_from_the_recording_refuses_replay_dash(tmp_path, now):
+    """--now end/rebase read the recording once for its end: standard input would be used up and
+    the query would see nothing (it printed 0 rows with exit 0)."""
+    path = tmp_path / "rec.jsonl"
+    path.write_bytes(b"".join(exec_line() + b"\n" for _ in range(5)))
+    with open(path, "rb") as f:
+        r = run_cli("query", "--replay", "-", "--now", now, "SELECT count(*) AS n FROM es_exec", stdin=f)
+    assert r.returncode == 2 and b"standard input allows only once" in r.stderr, r.stderr
 
 
 def test_shell_refuses_replay_dash():
