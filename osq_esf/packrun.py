@@ -26,7 +26,7 @@ from typing import Iterator, TextIO
 from osq_esf.app import App, AppError
 from osq_esf.host import QueryError
 from osq_esf.host.manager import Host
-from osq_esf.host.packs import Pack, PackError, QueryFacts, check_pack, load_pack, parse_pack_json
+from osq_esf.host.packs import Pack, PackError, QueryFacts, check_pack, load_pack
 from osq_esf.host.scheduler import ResultLog, Scheduler, SimulatedClock, run_schedule
 from osq_esf.sources.base import BATCH
 from osq_esf.sources.replay import ReplaySource, open_recording
@@ -162,12 +162,10 @@ def event_tables() -> set[str]:
 
 def check_pack_file(path: str, config: str | None = None, allow_unsafe_config: bool = False) -> list[str]:
     """Every problem `check_pack` finds in the pack at `path`, against the real tables."""
-    with open(path, encoding="utf-8") as f:
-        obj = parse_pack_json(f.read(), path)
-    pack = load_pack(path)
+    pack = load_pack(path)  # read once; its errors (not UTF-8, not JSON) are PackErrors
     ext = InProcessExtension([], config, allow_unsafe_config, SimulatedClock(0))
     try:
-        return check_pack(obj, pack, ext.describe, event_tables())
+        return check_pack(pack.raw, pack, ext.describe, event_tables())
     finally:
         ext.close()
 

@@ -324,3 +324,18 @@ def test_query_can_pin_now_to_the_recordings_end(recording):
                 "WHERE time > (SELECT unix_time FROM time) - 60;")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "unix_time\n%d\nn\n1\n" % (BASE + 651)
+
+
+def test_a_pack_without_discovery_cannot_make_a_fleet_label():
+    pack = pack_from_json({"queries": {"q": {"query": "SELECT 1;", "interval": 60}}}, "nodisc")
+    with pytest.raises(PackError, match="no discovery query"):
+        label_yaml(pack)
+
+
+def test_pack_check_reports_a_pack_that_is_not_utf8(tmp_path):
+    from osq_esf.packrun import check_pack_file
+
+    path = tmp_path / "latin.conf"
+    path.write_bytes('{"queries": {"caf\xe9": {"query": "SELECT 1;", "interval": 60}}}'.encode("latin-1"))
+    with pytest.raises(PackError, match="not UTF-8"):
+        check_pack_file(str(path))
