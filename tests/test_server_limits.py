@@ -482,3 +482,17 @@ def test_a_burst_of_connections_waits_in_the_backlog_instead_of_being_turned_awa
     finally:
         for c in held:
             c.close()
+
+
+def test_a_request_map_past_the_entry_limit_is_refused_and_pings_still_work(serve):
+    """A client streaming a huge request map is cut off at the entry limit instead of growing the
+    connection thread's memory; the extension keeps answering."""
+    from osq_esf.extension.server import MAX_REQUEST_ENTRIES
+
+    srv = serve()
+    request = {"action": "generate", **{f"k{i}": "v" for i in range(MAX_REQUEST_ENTRIES + 1)}}
+    with pytest.raises(Exception):
+        call(srv.socket_path, "t_big", request)
+    ok = call(srv.socket_path, "t_big", {"action": "generate"})
+    assert ok.status.code == 0
+    assert ping(srv.socket_path).code == 0

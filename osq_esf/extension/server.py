@@ -59,6 +59,7 @@ MAX_CALLS = 4  # replies built and being sent at once: bounds the memory of unse
 REPLY_BUFFER_KEEP = 8 << 20
 CALL_WAIT = 60.0  # seconds a call waits for one of those slots before it fails with "busy"
 ADMIT_WAIT = 1.0  # seconds a new connection waits, at the cap, for one it may close
+MAX_REQUEST_ENTRIES = 1024  # entries in a request's map (osquery sends two or three)
 BACKLOG = 1024  # connections the kernel queues for accept (it may allow fewer: somaxconn)
 _FD_ERRORS = (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM)
 
@@ -306,7 +307,9 @@ class ExtensionServer:
         sock = TSocket.TSocket()
         sock.handle = conn
         trans = TTransport.TBufferedTransport(sock, rbuf_size=65536)
-        prot = TBinaryProtocol.TBinaryProtocolAccelerated(trans)
+        # A request's map holds a handful of keys (action, context); a client streaming millions
+        # of entries would otherwise grow this thread's memory until the io timeout.
+        prot = TBinaryProtocol.TBinaryProtocolAccelerated(trans, container_length_limit=MAX_REQUEST_ENTRIES)
         try:
             while not self.stopped.is_set():
                 self._mark(conn, idle=True)
