@@ -49,11 +49,6 @@ def number_of(short: str) -> int | None:
     return t.number if t else None
 
 
-def macos_version_of(short: str) -> str | None:
-    t = BY_SHORT.get(short)
-    return t.macos if t else None
-
-
 def macos_tuple(version: str) -> tuple[int, ...]:
     """``"10.15.4"`` -> (10, 15, 4), for comparing with the running macOS."""
     return tuple(int(x) for x in version.split(".") if x.isdigit())

@@ -98,11 +98,6 @@ class Kinds:
         out[OTHER_TABLE] = self.other_layout
         return out
 
-    def table_of(self, short: str) -> str:
-        """The table an eslogger event name fills (es_other_events when no kind declares it)."""
-        k = self.by_short.get(short)
-        return k.table if k is not None else OTHER_TABLE
-
     @property
     def codec(self) -> Codec:
         """The line decoder, with one body Struct per kind (built on first use)."""

@@ -18,7 +18,6 @@ extractors are built (or checked) against the same layout (:mod:`osq_esf.extract
 
 from __future__ import annotations
 
-from operator import itemgetter
 
 from osq_esf.process import PROCESS_COLUMNS
 from osq_esf.schema import SpecError, TableSpec
@@ -73,23 +72,6 @@ class RowLayout:
         if kind != "obj":
             raise SpecError(f"{self.name}: {column} is not a text column of the event")
         return i
-
-    def getter(self, column: str):
-        """``get(actor, time, ints, objs) -> value`` for a column (rules read rows through it)."""
-        kind, i = self._where[column]
-        if kind == "actor":
-            n = len(PROCESS_COLUMNS)
-            if i < n:
-                return lambda actor, time, ints, objs: actor.ctx.values[i]
-            j = i - n
-            return lambda actor, time, ints, objs: actor.lineage[j]
-        if kind == "int":
-            get = itemgetter(i)
-            return lambda actor, time, ints, objs: get(ints)
-        if kind == "obj":
-            get = itemgetter(i)
-            return lambda actor, time, ints, objs: get(objs)
-        return lambda actor, time, ints, objs: time
 
     def check_row(self, ints: tuple, objs: tuple) -> None:
         """Refuse a row whose shape or value types disagree with the layout (the contract tests)."""

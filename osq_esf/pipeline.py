@@ -42,7 +42,6 @@ from osq_esf.stages import Disposition
 log = logging.getLogger(__name__)
 
 ERROR_SAMPLES = 100
-OTHER_CAPACITY = 20_000
 # Event numbers no kind declares keep their own name (unknown(N)) up to this many; the rest share
 # one, so a stream of invented numbers cannot grow es_health or the eviction counts without bound.
 UNKNOWN_TYPES = 64
@@ -162,8 +161,7 @@ class Pipeline:
         share = int(total_bytes * DEFAULT_TABLE_SHARE)
         self.rings: dict[str, EventRing] = {}
         for name, layout in self.layouts.items():
-            kind = kinds.by_table.get(name)
-            cap = capacity.get(name, kind.capacity if kind is not None else OTHER_CAPACITY)
+            cap = capacity.get(name, layout.spec.capacity)  # the declaration's default
             # The extractor's own text columns (paths, command lines) repeat: the ring shares them.
             self.rings[name] = EventRing(layout.int_names, layout.obj_names, cap, max_bytes.get(name, share),
                                          self.lock, intern=layout.own_objs, budget=self.budget)

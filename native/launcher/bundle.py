@@ -32,7 +32,6 @@ HERE = Path(__file__).resolve().parent
 APP = "osq-esf.app"
 EXECUTABLE = "osq-esf"
 DEFAULT_BUNDLE_ID = "com.osq-esf.agent"
-ES_ENTITLEMENT = "com.apple.developer.endpoint-security.client"
 _BUNDLE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9.-]*\Z")  # CFBundleIdentifier: alphanumerics, '-' and '.'
 _TEAM_ID = re.compile(r"[A-Z0-9]{10}\Z")
 

@@ -282,8 +282,11 @@ def getter(dimension: str, layout):
 
 def _column_getter(layout, column: str, dimension: str):
     kind, i = layout.where(column)
-    if kind == "actor":
-        return lambda actor, objs: actor.ctx.values[i]
+    if kind == "actor":  # the process group's columns, then the lineage group's (osq_esf.layout)
+        if i < len(PROCESS_COLUMNS):
+            return lambda actor, objs: actor.ctx.values[i]
+        j = i - len(PROCESS_COLUMNS)
+        return lambda actor, objs: actor.lineage[j]
     if kind != "obj":
         raise RuleError(f"{layout.name}.{dimension}", f"{column} is not a path column")
     return lambda actor, objs: objs[i]

@@ -42,14 +42,13 @@ import threading
 import time
 
 from osq_esf.rules.redact import safe_text
-from osq_esf.sources.base import MAX_LINE, LineSplitter, Source, SourceError, max_line_of
+from osq_esf.sources.base import MAX_LINE, READ_SIZE, LineSplitter, Source, SourceError, max_line_of
 from osq_esf.sources.common import client_sources, configured_clients, listed_in
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BINARY = "/usr/bin/eslogger"
 ENV_BINARY = "OSQ_ESF_ESLOGGER"
-READ_SIZE = 1 << 18
 STDERR_LINE = 4096  # bytes of one stderr line kept (the rest of a longer one is dropped)
 STDERR_LINES = 50  # per child: a crash loop must not flood our log
 STOP_GRACE = 2.0  # seconds between SIGTERM and SIGKILL of a child
