@@ -157,7 +157,7 @@ def measure(session, sql: str, recorder: Recorder) -> dict:
 
 
 def run(scale: float = 1.0) -> dict:
-    from osq_esf.commands import sources_drained
+    from osq_esf.commands import SourcesReady
     from osq_esf.host.packs import load_pack
     from osq_esf.host.runner import EmbeddedSession
     from osq_esf.host.scheduler import SimulatedClock
@@ -192,7 +192,7 @@ def run(scale: float = 1.0) -> dict:
             print(f"  {', '.join(tables)}: {len(members)} queries", file=sys.stderr, flush=True)
             argv = [sys.executable, "-m", "osq_esf", "run", "--source", "replay:" + path]
             with EmbeddedSession(argv, clock=lambda: END, thrift_timeout=600, start_timeout=60) as session:
-                session.wait_ready(sources_drained, 600)
+                session.wait_ready(SourcesReady(), 600)
                 health = session.query("SELECT event_type, buffered FROM es_health WHERE event_type != '*'")
                 held = {"es_" + name: n for name, n in health.rows}
                 for t in tables:

@@ -17,7 +17,6 @@ from importlib import resources
 from osq_esf.app import EXTENSION_NAME
 
 DONE_STATES = ("drained", "failed", "stopped")
-LIVE_KINDS = ("eslogger", "native")
 
 
 def extension_argv(sources: list[str], replays: list[str], config: str | None, speed: float,
@@ -35,14 +34,6 @@ def extension_argv(sources: list[str], replays: list[str], config: str | None, s
     if drain_first:
         argv.append("--register-after-drain")
     return argv
-
-
-def sources_drained(session) -> bool:
-    """Readiness: every replay has read its recording to the end; a live source (eslogger,
-    native) is ready once running, since it never ends."""
-    rows = session.query("SELECT kind, state FROM es_sources").rows
-    return bool(rows) and all(state in DONE_STATES or (kind in LIVE_KINDS and state == "running")
-                              for kind, state in rows)
 
 
 class SourcesReady:
@@ -252,7 +243,7 @@ def cmd_demo(args) -> int:
     failures = 0
     try:
         with EmbeddedSession(extension_argv([], [rec], None, 0.0), extension_name=EXTENSION_NAME) as session:
-            session.wait_ready(sources_drained, timeout=120)
+            session.wait_ready(SourcesReady(), timeout=120)
             for why, sql in DEMO_QUERIES:
                 print(f"-- {why}\n{sql}")
                 try:

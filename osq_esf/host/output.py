@@ -127,7 +127,7 @@ def format_csv(result, separator: str | None = ",", header: bool = True) -> str:
 FORMATS: dict[str, Callable] = {"pretty": format_table, "line": format_line, "list": format_list,
                                  "csv": format_csv, "json": format_json}
 ALIASES = {"table": "pretty", "lines": "line"}
-MODES = tuple(FORMATS) + tuple(ALIASES)
+MODES = tuple(FORMATS) + tuple(ALIASES)  # every mode render() takes (osq_esf.cli offers them but "lines")
 
 
 def mode_name(mode: str) -> str:

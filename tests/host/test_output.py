@@ -190,3 +190,12 @@ def test_shell_ctrl_c_drops_the_pending_statement():
     backend = FakeBackend()
     Shell(backend, Keys("SELECT\n^C\nSELECT 2;\n"), io.StringIO(), io.StringIO(), prompt=False).run()
     assert backend.statements == ["SELECT 2;\n"]
+
+
+def test_the_command_line_offers_every_output_mode_the_host_renders():
+    """osq_esf.cli keeps its --format choices by hand (it must not import the host to parse a
+    command line): they are the host's modes, whose aliases only osqueryi's own flags need."""
+    from osq_esf.cli import OUTPUT_MODES
+    from osq_esf.host.output import FORMATS, MODES
+
+    assert set(FORMATS) <= set(OUTPUT_MODES) <= set(MODES)
