@@ -16,10 +16,10 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
+from osq_esf.sources import ESLOGGER_MACOS, NATIVE_MACOS, macos_text
 from osq_esf.sources.base import SourceError
 
 OK, WARN, FAIL, NOTE = "ok", "warn", "FAIL", "note"
-NATIVE_MACOS, ESLOGGER_MACOS = (11,), (13,)
 LAUNCHER = "/opt/osq-esf/osq-esf.app/Contents/MacOS/osq-esf"
 SOCKETS = ("/var/osquery/osquery.em", "/opt/orbit/orbit-osquery.em")
 PPPC_FIX = ("grant Full Disk Access to the process that starts osq-esf: under osqueryd or orbit, to "
@@ -47,7 +47,7 @@ class System:
 
     def describe(self) -> str:
         if self.is_mac:
-            return "macOS " + ".".join(map(str, self.macos)) if self.macos else "macOS (version unknown)"
+            return macos_text(self.macos, "macOS (version unknown)")
         return self.platform
 
 

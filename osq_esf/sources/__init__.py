@@ -13,6 +13,8 @@ import sys
 from osq_esf.sources.base import Source, SourceError, max_line_of
 
 KINDS = ("replay", "eslogger", "native")
+ESLOGGER_MACOS = (13,)  # /usr/bin/eslogger came with macOS 13
+NATIVE_MACOS = (11,)  # the native shim's deployment target (native/build.py MACOS_MIN)
 
 
 def macos_version() -> tuple[int, ...] | None:
@@ -26,6 +28,11 @@ def macos_version() -> tuple[int, ...] | None:
         return None
 
 
+def macos_text(version: tuple[int, ...] | None, unknown: str = "this macOS") -> str:
+    """``macOS 13.4`` for (13, 4); ``unknown`` when the version is not known."""
+    return "macOS " + ".".join(map(str, version)) if version else unknown
+
+
 def default_source_spec(live: str = "auto") -> str | None:
     """The source to run when the command line names none: ``live`` (the config's ``[source] live``)
     when it names one, else eslogger on macOS 13+, native on macOS 11 and 12 (no eslogger there), and
@@ -33,9 +40,9 @@ def default_source_spec(live: str = "auto") -> str | None:
     if live != "auto":
         return live
     v = macos_version()
-    if v is not None and v >= (13,):
+    if v is not None and v >= ESLOGGER_MACOS:
         return "eslogger"
-    if v is not None and v >= (11,):
+    if v is not None and v >= NATIVE_MACOS:
         return "native"
     return None
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 
 from osq_esf import events
+from osq_esf.sources import macos_text
 from osq_esf.sources.base import SourceError
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ def newer_than(here: tuple[int, ...] | None):
     def supported(e: str) -> str | None:
         t = events.BY_SHORT[e]
         if here is not None and events.macos_tuple(t.macos) > here:
-            return f"came with macOS {t.macos}; this is macOS {'.'.join(map(str, here))}"
+            return f"came with macOS {t.macos}; this is {macos_text(here)}"
         return None
 
     return supported

@@ -208,10 +208,9 @@ def list_events(binary: str, timeout: float = 15.0) -> set[str]:
 
 def os_description() -> str:
     if sys.platform == "darwin":
-        from osq_esf.sources import macos_version
+        from osq_esf.sources import macos_text, macos_version
 
-        v = macos_version()
-        return "macOS " + ".".join(map(str, v)) if v else "this macOS"
+        return macos_text(macos_version())
     return f"{sys.platform} (a test double)"
 
 

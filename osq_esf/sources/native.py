@@ -30,6 +30,7 @@ import time
 from dataclasses import dataclass
 
 from osq_esf import events
+from osq_esf.sources import NATIVE_MACOS
 from osq_esf.sources.base import BATCH, MAX_LINE, OVERSIZE_HEAD, Oversize, Source, SourceError, max_line_of
 from osq_esf.sources.common import LINEAGE_EVENTS, client_sources, configured_clients, lineage_subscribed, newer_than
 
@@ -40,7 +41,7 @@ SHIM_VERSION = 2  # ESF_SHIM_VERSION in native/esf_shim.h
 RING_BYTES = 8 << 20  # per client; a line may use up to half (exec with a 1 MiB ARG_MAX fits)
 DRAIN_TIMEOUT_MS = 200  # how soon the thread notices stop() and reloaded rules
 STATS_EVERY = 1.0  # seconds between looks at the shim's loss counters
-MACOS_MIN = (11,)  # the deployment target of the shim (native/build.py MACOS_MIN)
+MACOS_MIN = NATIVE_MACOS  # the deployment target of the shim (native/build.py MACOS_MIN)
 TYPES_MAX = 256  # event type numbers the shim counts per type
 
 # es_new_client_result_t -> what to do about it.
@@ -90,10 +91,9 @@ def missing_features(caps: int) -> list[str]:
 
 
 def _os_text() -> str:
-    from osq_esf.sources import macos_version
+    from osq_esf.sources import macos_text, macos_version
 
-    v = macos_version()
-    return "macOS " + ".".join(map(str, v)) if v else "this system"
+    return macos_text(macos_version(), "this system")
 
 
 def load_module(sim_dir: str | None = None):
